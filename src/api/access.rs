@@ -1,0 +1,235 @@
+//! Sign-in and sign-out: how sessions are born and die (SPEC §3). The HTML form and the
+//! JSON API share one path: check the password, create a new session, set the cookie.
+
+use crate::AppState;
+use crate::api::auth::{check_password, session_cookie, session_for_token};
+use crate::api::error::ApiError;
+use crate::api::wire::single_session;
+use crate::api::{base_url, json_response, parse_json, read_body};
+use crate::domain::secret::{SECRET_BYTES, masked_csrf_token, new_secret, random_bytes, verify_csrf_token};
+use crate::domain::{Session, User};
+use crate::store::NewSession;
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    error: Option<&'a str>,
+    email: &'a str,
+    return_to: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    name: &'a str,
+    email: &'a str,
+    role: &'a str,
+    authenticity_token: &'a str,
+}
+
+const GENERIC_FAILURE: &str = "That email and password did not match an active account.";
+
+fn html(status: StatusCode, page: Result<String, askama::Error>) -> Response {
+    match page {
+        Ok(body) => {
+            let mut r = (status, body).into_response();
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+            );
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+            h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            r
+        }
+        Err(e) => ApiError::Internal(format!("template: {e}")).into_response(),
+    }
+}
+
+fn see_other(location: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// A `return_to` we may redirect to: a relative path on this origin, nothing else [E-19].
+pub fn safe_return_to(raw: &str) -> Option<&str> {
+    let ok = raw.starts_with('/')
+        && !raw.starts_with("//")
+        && !raw.starts_with("/\\")
+        && !raw.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+        && raw.len() <= 2048;
+    ok.then_some(raw)
+}
+
+/// GET /access/login — the sign-in form.
+pub async fn login_page(axum::extract::RawQuery(query): axum::extract::RawQuery) -> Response {
+    let return_to = crate::api::pagination::query_pairs(query.as_deref().unwrap_or(""))
+        .into_iter()
+        .find(|(k, _)| k == "return_to")
+        .and_then(|(_, v)| safe_return_to(&v).map(str::to_owned))
+        .unwrap_or_default();
+    html(StatusCode::OK, LoginPage { error: None, email: "", return_to: &return_to }.render())
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    email: String,
+    password: String,
+    #[serde(default)]
+    return_to: Option<String>,
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+}
+
+/// POST /access/login — JSON or form. Success: a brand-new session and its cookie.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let form = is_form(&headers);
+    let bytes = read_body(body).await?;
+    let creds: Credentials = if form {
+        serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| ApiError::InvalidJson(format!("the form is missing a field or malformed: {e}")))?
+    } else {
+        parse_json(&bytes)?
+    };
+    let Some(user) = check_password(&state, &creds.email, creds.password).await? else {
+        tracing::info!(event = "sign_in_failed", ip = %peer.ip());
+        if form {
+            let return_to = creds.return_to.as_deref().and_then(safe_return_to).unwrap_or("");
+            let email = creds.email.chars().take(254).collect::<String>();
+            let page = LoginPage { error: Some(GENERIC_FAILURE), email: &email, return_to };
+            return Ok(html(StatusCode::UNAUTHORIZED, page.render()));
+        }
+        return Err(ApiError::Unauthenticated);
+    };
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect::<String>());
+    let (session, token, csrf) = start_session(&state, &user, Some(peer.ip().to_string()), user_agent).await?;
+    let cookie = session_cookie_header(&state, &token);
+    let mut response = if form {
+        see_other(creds.return_to.as_deref().and_then(safe_return_to).unwrap_or("/"))
+    } else {
+        let base = base_url(&state.config, &headers);
+        json_response(
+            StatusCode::CREATED,
+            &json!({
+                "session": single_session(&state.config, &base, &session),
+                "authenticity_token": masked_csrf_token(&csrf),
+            }),
+        )
+    };
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Creates a new session for `user`: never reuses a token the client sent.
+async fn start_session(
+    state: &AppState,
+    user: &User,
+    ip: Option<String>,
+    user_agent: Option<String>,
+) -> Result<(Session, String, [u8; SECRET_BYTES]), ApiError> {
+    let secret = new_secret();
+    let csrf = random_bytes::<SECRET_BYTES>();
+    let new = NewSession { user_id: user.id, token: secret.digest, csrf_secret: csrf, ip, user_agent, created_via: "password" };
+    let session = state.store.create_session(new, state.clock.now()).await?;
+    tracing::info!(event = "session_created", session_id = session.id, user_id = user.id);
+    Ok((session, secret.plaintext, csrf))
+}
+
+fn session_cookie_header(state: &AppState, token: &str) -> HeaderValue {
+    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+    let value = format!("{}={token}; Path=/; HttpOnly; SameSite=Lax{secure}", state.config.cookie_name());
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
+}
+
+fn clear_cookie_header(state: &AppState) -> HeaderValue {
+    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+    let value = format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", state.config.cookie_name());
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    authenticity_token: String,
+}
+
+/// POST /access/logout — form with `authenticity_token`; ends the browser's session and
+/// goes back to the sign-in page [E-19].
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let bytes = read_body(body).await?;
+    let form: LogoutForm = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|e| ApiError::InvalidJson(format!("the form is malformed: {e}")))?;
+    if let Some(token) = session_cookie(&headers, state.config.cookie_name())
+        && let Some((user, session, csrf_secret)) = session_for_token(&state, &token).await?
+    {
+        let presented = if form.authenticity_token.is_empty() {
+            headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+        } else {
+            form.authenticity_token
+        };
+        if !verify_csrf_token(&presented, &csrf_secret) {
+            return Err(ApiError::InvalidAuthenticityToken);
+        }
+        state.store.delete_session(session.id).await?;
+        tracing::info!(event = "session_revoked", reason = "logout", session_id = session.id, user_id = user.id);
+    }
+    let mut response = see_other("/access/login");
+    response.headers_mut().insert(header::SET_COOKIE, clear_cookie_header(&state));
+    Ok(response)
+}
+
+/// GET / — who am I, with a sign-out button; the sign-in page when signed out.
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let Some(token) = session_cookie(&headers, state.config.cookie_name()) else {
+        return Ok(see_other("/access/login"));
+    };
+    let Some((user, _session, csrf_secret)) = session_for_token(&state, &token).await? else {
+        return Ok(see_other("/access/login"));
+    };
+    let secret: [u8; SECRET_BYTES] =
+        csrf_secret.as_slice().try_into().map_err(|_| ApiError::Internal("bad CSRF secret length".into()))?;
+    let token = masked_csrf_token(&secret);
+    let page = HomePage { name: &user.name, email: &user.email, role: user.role.as_str(), authenticity_token: &token };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_must_stay_on_this_origin() {
+        assert_eq!(safe_return_to("/sessions?x=1"), Some("/sessions?x=1"));
+        for bad in ["https://evil.example/", "//evil.example", "/\\evil.example", "evil", "", "/a b", "/\tx"] {
+            assert_eq!(safe_return_to(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The HTTP edge: routing, the request pipeline, and the helpers every handler shares.
+
+pub mod access;
+pub mod auth;
+pub mod error;
+pub mod pagination;
+pub mod sessions;
+pub mod users;
+pub mod wire;
+
+use crate::AppState;
+use crate::config::Config;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use error::ApiError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tower::ServiceExt as _;
+use tower::util::MapRequest;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+/// Largest request body we read (SPEC §8).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The path as the client sent it, before `.json` was stripped: links keep it [C-34].
+#[derive(Debug, Clone)]
+pub struct OriginalPath(pub String);
+
+/// The whole application as one service: `.json` stripping in front of the router.
+pub type App = MapRequest<Router, fn(Request) -> Request>;
+
+pub fn app(state: AppState) -> App {
+    let api = Router::new()
+        .route("/api/v2/sessions", get(sessions::list_all))
+        .route("/api/v2/sessions/destroy_many", axum::routing::delete(sessions::destroy_many))
+        .route("/api/v2/users/logout_many", post(sessions::logout_many))
+        .route("/api/v2/users/me/session", get(sessions::show_current))
+        .route("/api/v2/users/me/session/renew", get(sessions::renew))
+        .route("/api/v2/users/me/logout", get(sessions::logout_me).delete(sessions::logout_me))
+        .route("/api/v2/users/{user_id}", get(users::show))
+        .route("/api/v2/users/{user_id}/sessions", get(sessions::list_for_user).delete(sessions::delete_all_for_user))
+        .route(
+            "/api/v2/users/{user_id}/sessions/{session_id}",
+            get(sessions::show).delete(sessions::delete_one),
+        )
+        .route("/access/login", get(access::login_page).post(access::login))
+        .route("/access/logout", post(access::logout))
+        .route("/", get(access::home))
+        .fallback(|| async { ApiError::InvalidEndpoint })
+        .method_not_allowed_fallback(|| async { ApiError::InvalidEndpoint })
+        .with_state(state)
+        // Layers, outermost last: credentials are never recorded by the trace.
+        .layer(
+            TraceLayer::new_for_http()
+                // Method and path only: no query string, no headers (credentials never logged).
+                .make_span_with(|req: &Request| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .on_failure(()),
+        )
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]));
+    api.map_request(strip_json_suffix as fn(Request) -> Request)
+}
+
+/// Every `/api/v2/…` path also answers with a `.json` suffix, identically [C-4] [E-21].
+/// Routing cannot express `/{id}.json`, so the suffix is removed before routing; the
+/// original path is kept in an [`OriginalPath`] extension for links.
+fn strip_json_suffix(mut req: Request) -> Request {
+    let path = req.uri().path().to_owned();
+    req.extensions_mut().insert(OriginalPath(path.clone()));
+    if let Some(stripped) = path.strip_suffix(".json")
+        && path.starts_with("/api/v2/")
+        && stripped.len() > "/api/v2".len()
+    {
+        let pq = match req.uri().query() {
+            Some(q) => format!("{stripped}?{q}"),
+            None => stripped.to_owned(),
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
+}
+
+/// The base URL for `url` fields and links: the configured public URL, else the scheme,
+/// host and port this request used [C-3].
+pub fn base_url(config: &Config, headers: &HeaderMap) -> String {
+    if let Some(url) = &config.public_url {
+        return url.clone();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.parse::<axum::http::uri::Authority>().is_ok() && !h.contains('@'));
+    match host {
+        Some(h) => format!("http://{h}"),
+        None => format!("http://{}", config.listen),
+    }
+}
+
+pub(crate) fn json_bytes<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+/// A JSON response with our content type.
+pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
+    let mut r = (status, json_bytes(value)).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    r
+}
+
+/// 204 with no body [C-7].
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Reads a request body, refusing more than [`BODY_LIMIT`] bytes with 413.
+pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large { ApiError::PayloadTooLarge } else { ApiError::InvalidJson("could not read the request body".into()) }
+    })
+}
+
+/// Parses a JSON body into `T`, answering 400 `InvalidJSON` with what is wrong [E-4].
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidJson("the request body is empty; expected a JSON object".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
+}

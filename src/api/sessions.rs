@@ -1,0 +1,312 @@
+//! The Sessions API (SPEC §4): list, show, delete, the caller's own session, renew,
+//! logout, and the admin bulk operations.
+
+use crate::AppState;
+use crate::api::auth::{Principal, parse_id};
+use crate::api::error::ApiError;
+use crate::api::pagination::{ListRequest, RawParams, encode_cursor, encode_query_value, query_pairs};
+use crate::api::wire::{SessionJson, single_session};
+use crate::api::{OriginalPath, base_url, json_response, no_content};
+use crate::domain::secret::{SECRET_BYTES, masked_csrf_token, random_bytes};
+use crate::domain::{Session, UserId};
+use crate::store::{Keyset, Position, Scope, Sort};
+use axum::Extension;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// GET /api/v2/sessions — admins see every session, others their own [C-13].
+pub async fn list_all(
+    State(state): State<AppState>,
+    principal: Principal,
+    RawQuery(query): RawQuery,
+    Extension(OriginalPath(path)): Extension<OriginalPath>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let scope = if principal.is_admin() { Scope::All } else { Scope::User(principal.user.id) };
+    list(&state, scope, query.as_deref(), &path, &headers).await
+}
+
+/// GET /api/v2/users/{user_id}/sessions — admin, or the user themself [C-14] [C-23].
+pub async fn list_for_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(user): Path<String>,
+    RawQuery(query): RawQuery,
+    Extension(OriginalPath(path)): Extension<OriginalPath>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user_id = existing_target(&state, &principal, &user).await?;
+    list(&state, Scope::User(user_id), query.as_deref(), &path, &headers).await
+}
+
+/// GET /api/v2/users/{user_id}/sessions/{session_id} [C-15].
+pub async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((user, session)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user_id = principal.target_user(&user)?;
+    let session = live_session_of(&state, user_id, &session).await?;
+    let base = base_url(&state.config, &headers);
+    Ok(json_response(StatusCode::OK, &json!({ "session": single_session(&state.config, &base, &session) })))
+}
+
+/// GET /api/v2/users/me/session — the cookie's own session [C-16]; 404 without one [C-22].
+pub async fn show_current(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let session = principal.current_session().ok_or(ApiError::RecordNotFound)?;
+    let base = base_url(&state.config, &headers);
+    Ok(json_response(StatusCode::OK, &json!({ "session": single_session(&state.config, &base, session) })))
+}
+
+/// GET /api/v2/users/me/session/renew — a fresh authenticity token; for a session caller
+/// it is also activity, recorded at once [C-17] [E-15].
+pub async fn renew(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
+    let token = match &principal.carrier {
+        crate::api::auth::Carrier::Session { session, csrf_secret } => {
+            state.store.touch_session(session.id, state.clock.now()).await?;
+            let secret: [u8; SECRET_BYTES] =
+                csrf_secret.as_slice().try_into().map_err(|_| ApiError::Internal("bad CSRF secret length".into()))?;
+            masked_csrf_token(&secret)
+        }
+        // No session, so no CSRF rule applies: a token bound to nothing.
+        _ => masked_csrf_token(&random_bytes::<SECRET_BYTES>()),
+    };
+    let mut response = json_response(StatusCode::OK, &json!({ "authenticity_token": token }));
+    no_store(&mut response);
+    Ok(response)
+}
+
+/// DELETE (and GET) /api/v2/users/me/logout — ends the cookie's session only; no effect
+/// for header-authenticated callers [C-19].
+pub async fn logout_me(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
+    if let Some(session) = principal.current_session() {
+        state.store.delete_session(session.id).await?;
+        tracing::info!(event = "session_revoked", reason = "logout", session_id = session.id, user_id = principal.user.id);
+    }
+    Ok(no_content())
+}
+
+/// DELETE /api/v2/users/{user_id}/sessions/{session_id} — signed out at once [C-18].
+pub async fn delete_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((user, session)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let user_id = principal.target_user(&user)?;
+    let session = live_session_of(&state, user_id, &session).await?;
+    if state.store.delete_sessions(&[session.id], Some(user_id)).await? == 0 {
+        // Deleted by someone else between our read and our delete.
+        return Err(ApiError::RecordNotFound);
+    }
+    tracing::info!(event = "session_revoked", reason = "delete", session_id = session.id, user_id, by = principal.user.id);
+    Ok(no_content())
+}
+
+/// DELETE /api/v2/users/{user_id}/sessions — every session of the user, idempotent [C-20].
+pub async fn delete_all_for_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    let user_id = existing_target(&state, &principal, &user).await?;
+    let n = state.store.delete_sessions_of_users(&[user_id]).await?;
+    tracing::info!(event = "session_revoked", reason = "bulk", count = n, user_id, by = principal.user.id);
+    Ok(no_content())
+}
+
+/// POST /api/v2/users/logout_many?ids=… (admin) — signs those users out everywhere before
+/// answering 202 [C-24] [E-17].
+pub async fn logout_many(
+    State(state): State<AppState>,
+    principal: Principal,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let ids = parse_ids(query.as_deref())?;
+    let n = state.store.delete_sessions_of_users(&ids).await?;
+    tracing::info!(event = "session_revoked", reason = "logout_many", count = n, users = ids.len(), by = principal.user.id);
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// DELETE /api/v2/sessions/destroy_many?ids=… (admin) [C-24].
+pub async fn destroy_many(
+    State(state): State<AppState>,
+    principal: Principal,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let ids = parse_ids(query.as_deref())?;
+    let n = state.store.delete_sessions(&ids, None).await?;
+    tracing::info!(event = "session_revoked", reason = "destroy_many", count = n, by = principal.user.id);
+    Ok(no_content())
+}
+
+/// `ids=1,2,3`: 1..=100 distinct positive ids; duplicates count once [E-4].
+pub fn parse_ids(query: Option<&str>) -> Result<Vec<i64>, ApiError> {
+    let raw = query_pairs(query.unwrap_or(""))
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "ids")
+        .map(|(_, v)| v)
+        .ok_or_else(|| ApiError::InvalidValue("ids is required: a comma-separated list of ids".into()))?;
+    let mut ids = Vec::new();
+    for part in raw.split(',') {
+        let id = parse_id(part.trim())
+            .ok_or_else(|| ApiError::InvalidValue(format!("ids must be positive integers; {:?} is not", part.trim())))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+        if ids.len() > 100 {
+            return Err(ApiError::InvalidValue("ids may name at most 100 ids".into()));
+        }
+    }
+    Ok(ids)
+}
+
+/// Resolves the `{user_id}` segment and, when it names someone else, checks they exist.
+async fn existing_target(state: &AppState, principal: &Principal, segment: &str) -> Result<UserId, ApiError> {
+    let user_id = principal.target_user(segment)?;
+    if user_id != principal.user.id && state.store.user_by_id(user_id).await?.is_none() {
+        return Err(ApiError::RecordNotFound);
+    }
+    Ok(user_id)
+}
+
+/// The live session with this id if it belongs to `user_id`, else 404 [C-25].
+async fn live_session_of(state: &AppState, user_id: UserId, segment: &str) -> Result<Session, ApiError> {
+    let id = parse_id(segment).ok_or(ApiError::RecordNotFound)?;
+    let (session, role) = state.store.session_by_id(id).await?.ok_or(ApiError::RecordNotFound)?;
+    if session.user_id != user_id {
+        return Err(ApiError::RecordNotFound);
+    }
+    let settings = state.store.security_settings().await?;
+    if !state.expiry(settings).is_alive(&session, role) {
+        return Err(ApiError::RecordNotFound);
+    }
+    Ok(session)
+}
+
+fn no_store(response: &mut Response) {
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+}
+
+/// Lists live sessions in `scope` with cursor or offset pagination [C-30]…[C-40].
+async fn list(
+    state: &AppState,
+    scope: Scope,
+    query: Option<&str>,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let request = ListRequest::from_params(&RawParams::parse(query))?;
+    let settings = state.store.security_settings().await?;
+    let cutoffs = state.expiry(settings).cutoffs();
+    let base = base_url(&state.config, headers);
+    let link_base = format!("{base}{path}");
+    let body = match request {
+        ListRequest::Cursor { size, sort, sort_param, after, before } => {
+            let page = Keyset { sort, after, before, limit: size + 1 };
+            let mut sessions = state.store.list_sessions_keyset(scope, cutoffs, page).await?;
+            let backwards = before.is_some();
+            // One extra row tells whether more exist in the direction of the request.
+            let has_more = sessions.len() > size as usize;
+            if has_more {
+                if backwards {
+                    sessions.remove(0);
+                } else {
+                    sessions.truncate(size as usize);
+                }
+            }
+            let (first, last) = match (sessions.first(), sessions.last()) {
+                (Some(f), Some(l)) => (position(sort, f), position(sort, l)),
+                _ => {
+                    return Ok(json_response(
+                        StatusCode::OK,
+                        &json!({
+                            "sessions": [],
+                            "meta": { "has_more": false, "after_cursor": null, "before_cursor": null },
+                            "links": { "next": null, "prev": null }
+                        }),
+                    ));
+                }
+            };
+            // Whether sessions exist on the other side of the page: a one-row probe.
+            let probe = |after: Option<Position>, before: Option<Position>| Keyset { sort, after, before, limit: 1 };
+            let (any_next, any_prev) = if backwards {
+                (!state.store.list_sessions_keyset(scope, cutoffs, probe(Some(last), None)).await?.is_empty(), has_more)
+            } else {
+                let prev = match after {
+                    None => false,
+                    Some(_) => !state.store.list_sessions_keyset(scope, cutoffs, probe(None, Some(first))).await?.is_empty(),
+                };
+                (has_more, prev)
+            };
+            let after_cursor = encode_cursor(sort, last);
+            let before_cursor = encode_cursor(sort, first);
+            let link = |param: &str, cursor: &str| {
+                let mut url = format!("{link_base}?page%5Bsize%5D={size}&page%5B{param}%5D={cursor}");
+                if let Some(s) = &sort_param {
+                    url.push_str(&format!("&sort={}", encode_query_value(s)));
+                }
+                url
+            };
+            json!({
+                "sessions": sessions.iter().map(|s| SessionJson::new(&base, s)).collect::<Vec<_>>(),
+                "meta": { "has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor },
+                "links": {
+                    "next": any_next.then(|| link("after", &after_cursor)),
+                    "prev": any_prev.then(|| link("before", &before_cursor)),
+                }
+            })
+        }
+        ListRequest::Offset { page, per_page, sort, sort_params } => {
+            let offset = (page - 1) * per_page;
+            let sessions = state.store.list_sessions_offset(scope, cutoffs, sort, offset, per_page).await?;
+            let count = state.store.count_sessions(scope, cutoffs).await?;
+            let link = |page: u32| {
+                let mut url = format!("{link_base}?page={page}&per_page={per_page}");
+                for (k, v) in &sort_params {
+                    url.push_str(&format!("&{k}={}", encode_query_value(v)));
+                }
+                url
+            };
+            let has_next = i64::from(offset) + (sessions.len() as i64) < count && !sessions.is_empty();
+            json!({
+                "sessions": sessions.iter().map(|s| SessionJson::new(&base, s)).collect::<Vec<_>>(),
+                "next_page": has_next.then(|| link(page + 1)),
+                "previous_page": (page > 1).then(|| link(page - 1)),
+                "count": count,
+            })
+        }
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+fn position(sort: Sort, s: &Session) -> Position {
+    Position { key: sort.key.value_of(s), id: s.id }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_lists() {
+        assert_eq!(parse_ids(Some("ids=3,1,3")).ok(), Some(vec![3, 1]));
+        assert_eq!(parse_ids(Some("ids=1%2C2")).ok(), Some(vec![1, 2]));
+        for bad in ["", "ids=", "ids=1,,2", "ids=a", "ids=-1", "ids=0", "ids=99999999999999999999"] {
+            assert!(matches!(parse_ids(Some(bad)), Err(ApiError::InvalidValue(_))), "{bad:?}");
+        }
+        let many: Vec<String> = (1..=101).map(|i| i.to_string()).collect();
+        assert!(parse_ids(Some(&format!("ids={}", many.join(",")))).is_err());
+        let hundred_with_dupes = format!("ids={},1", many[..100].join(","));
+        assert_eq!(parse_ids(Some(&hundred_with_dupes)).map(|v| v.len()).ok(), Some(100));
+    }
+}

@@ -1,0 +1,9 @@
+//! The vocabulary of sessiond, free of HTTP and SQL.
+
+pub mod secret;
+pub mod session;
+pub mod time;
+pub mod user;
+
+pub use session::{Cutoffs, ExpiryPolicy, SecuritySettings, Session, SessionAuth, SessionId};
+pub use user::{Email, Role, User, UserId};

@@ -1,0 +1,80 @@
+//! Running the HTTP server: binding, background tasks, graceful shutdown.
+
+use crate::AppState;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests
+/// finish and closes the store (which flushes and checkpoints).
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let app = crate::api::app(state.clone());
+    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+    let result = axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sweeper.abort();
+    state.store.close().await;
+    result
+}
+
+/// Deletes ended sessions in bounded batches, forever. Ended sessions already stop
+/// authenticating and vanish from lists at once; this only reclaims their rows.
+async fn sweep_forever(state: AppState) {
+    let period = Duration::from_secs(state.config.sweep_interval.max(1));
+    loop {
+        tokio::time::sleep(period).await;
+        if let Err(e) = sweep_once(&state).await {
+            tracing::warn!(error = %e, "session sweep failed");
+        }
+    }
+}
+
+/// One sweep: batches until a short batch says nothing is left. Returns how many went.
+pub async fn sweep_once(state: &AppState) -> Result<u64, crate::store::StoreError> {
+    let settings = state.store.security_settings().await?;
+    let cutoffs = state.expiry(settings).cutoffs();
+    let batch = state.config.sweep_batch.max(1);
+    let mut total = 0;
+    loop {
+        let n = state.store.sweep_expired(cutoffs, batch).await?;
+        total += n;
+        if n < u64::from(batch) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    if total > 0 {
+        tracing::info!(event = "sessions_expired", count = total, reason = "expiry", "swept ended sessions");
+    }
+    Ok(total)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

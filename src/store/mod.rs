@@ -1,0 +1,253 @@
+//! Storage: one trait, one implementation per engine. SQL and engine details never leave
+//! this module; callers speak in domain types.
+
+mod sqlite;
+
+use crate::clock::Timestamp;
+use crate::domain::secret::TokenDigest;
+use crate::domain::{Cutoffs, Role, SecuritySettings, Session, SessionAuth, SessionId, User, UserId};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the payload names the field (e.g. `email`).
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    /// The database cannot be reached right now (connection refused, pool timed out).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else the database said; a bug or a corrupt database.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub struct NewUser {
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub password_hash: Option<String>,
+}
+
+/// Fields of a user to change; `None` leaves a field alone.
+#[derive(Default)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub suspended: Option<bool>,
+}
+
+pub struct NewSession {
+    pub user_id: UserId,
+    pub token: TokenDigest,
+    pub csrf_secret: [u8; 32],
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_via: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: UserId,
+    pub description: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthToken {
+    pub id: i64,
+    pub user_id: UserId,
+    pub scopes: Vec<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Which sessions a list covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    User(UserId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    Id,
+    AuthenticatedAt,
+    LastSeenAt,
+}
+
+impl SortKey {
+    pub fn column(self) -> &'static str {
+        match self {
+            SortKey::Id => "s.id",
+            SortKey::AuthenticatedAt => "s.authenticated_at",
+            SortKey::LastSeenAt => "s.last_seen_at",
+        }
+    }
+    pub fn value_of(self, s: &Session) -> i64 {
+        match self {
+            SortKey::Id => s.id,
+            SortKey::AuthenticatedAt => s.authenticated_at,
+            SortKey::LastSeenAt => s.last_seen_at,
+        }
+    }
+}
+
+/// An order over sessions: by a key, then by id to break ties, ascending or descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort { key: SortKey::Id, descending: false }
+    }
+}
+
+/// A position in a [`Sort`]: the sort key's value and the id of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub key: i64,
+    pub id: SessionId,
+}
+
+/// One keyset page request. With `after`, the `limit` sessions that follow the position in
+/// the sort order; with `before`, the `limit` sessions that precede it (returned in sort
+/// order). Neither: the first `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyset {
+    pub sort: Sort,
+    pub after: Option<Position>,
+    pub before: Option<Position>,
+    pub limit: u32,
+}
+
+/// Counters the store keeps about itself, read by tests and `/metrics`.
+#[derive(Debug, Default)]
+pub struct StoreMetrics {
+    pub last_seen_writes: AtomicU64,
+    pub writes: AtomicU64,
+    pub reads: AtomicU64,
+}
+
+impl StoreMetrics {
+    pub fn read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn write(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn metrics(&self) -> &StoreMetrics;
+    /// Ends background work and flushes; called once on shutdown.
+    async fn close(&self);
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- users
+    async fn create_user(&self, user: NewUser, now: Timestamp) -> StoreResult<User>;
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// The user with this (normalised) email and their password hash, if any.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>>;
+    async fn count_users(&self) -> StoreResult<i64>;
+    /// Applies the patch; suspending also deletes every session of the user, in the same
+    /// transaction. `None` when the user does not exist.
+    async fn update_user(&self, id: UserId, patch: UserPatch) -> StoreResult<Option<User>>;
+    /// Sets the password hash and deletes every session of the user except `keep`.
+    async fn set_password(&self, id: UserId, hash: &str, keep: Option<SessionId>) -> StoreResult<bool>;
+    /// Deletes the user with their sessions and tokens; returns the deleted user.
+    async fn delete_user(&self, id: UserId) -> StoreResult<Option<User>>;
+
+    // --- sessions
+    async fn create_session(&self, new: NewSession, now: Timestamp) -> StoreResult<Session>;
+    /// The session whose token has this digest, with its user and the current settings,
+    /// in one read.
+    async fn session_by_token(
+        &self,
+        token: &TokenDigest,
+    ) -> StoreResult<Option<(SessionAuth, User, SecuritySettings)>>;
+    async fn session_by_id(&self, id: SessionId) -> StoreResult<Option<(Session, Role)>>;
+    /// Records activity: moves `last_seen_at` forward to `now` (never backwards).
+    async fn touch_session(&self, id: SessionId, now: Timestamp) -> StoreResult<()>;
+    async fn delete_session(&self, id: SessionId) -> StoreResult<bool>;
+    /// Deletes every session of these users; returns how many went.
+    async fn delete_sessions_of_users(&self, users: &[UserId]) -> StoreResult<u64>;
+    /// Deletes these sessions, restricted to `owner` when given; returns how many went.
+    async fn delete_sessions(&self, ids: &[SessionId], owner: Option<UserId>) -> StoreResult<u64>;
+    /// Live sessions (per `cutoffs`) in keyset order.
+    async fn list_sessions_keyset(&self, scope: Scope, cutoffs: Cutoffs, page: Keyset) -> StoreResult<Vec<Session>>;
+    /// Live sessions (per `cutoffs`) by offset, for offset pagination (bounded depth).
+    async fn list_sessions_offset(
+        &self,
+        scope: Scope,
+        cutoffs: Cutoffs,
+        sort: Sort,
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<Session>>;
+    async fn count_sessions(&self, scope: Scope, cutoffs: Cutoffs) -> StoreResult<i64>;
+    /// Deletes up to `batch` ended sessions; returns how many went.
+    async fn sweep_expired(&self, cutoffs: Cutoffs, batch: u32) -> StoreResult<u64>;
+
+    // --- API and OAuth tokens
+    async fn create_api_token(
+        &self,
+        user_id: UserId,
+        description: &str,
+        token: &TokenDigest,
+        now: Timestamp,
+    ) -> StoreResult<ApiToken>;
+    async fn api_token_user(&self, token: &TokenDigest) -> StoreResult<Option<(ApiToken, User)>>;
+    async fn list_api_tokens(&self, user_id: UserId) -> StoreResult<Vec<ApiToken>>;
+    async fn delete_api_token(&self, id: i64, owner: Option<UserId>) -> StoreResult<bool>;
+    async fn create_oauth_token(
+        &self,
+        user_id: UserId,
+        scopes: &[String],
+        token: &TokenDigest,
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) -> StoreResult<OAuthToken>;
+    async fn oauth_token_user(&self, token: &TokenDigest) -> StoreResult<Option<(OAuthToken, User)>>;
+    async fn delete_oauth_token(&self, id: i64) -> StoreResult<bool>;
+
+    // --- settings
+    async fn security_settings(&self) -> StoreResult<SecuritySettings>;
+    async fn put_security_settings(&self, s: SecuritySettings) -> StoreResult<()>;
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the store a database URL names, creating and migrating it as needed.
+pub async fn open(url: &str) -> Result<SharedStore, String> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Err("PostgreSQL support is not built yet; use a sqlite:// URL".into())
+    } else {
+        Err(format!("unsupported database URL (expected sqlite://… or postgres://…): {}", redact_url(url)))
+    }
+}
+
+/// A database URL with any password replaced, fit for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -182,13 +182,14 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
             store::redact_url(&config.database_url)
         );
     }
+    let shutdown = sessiond::server::shutdown_signal();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, database = %store::redact_url(&config.database_url), "sessiond listening");
     let state = sessiond::AppState::new(config, store, Arc::new(SystemClock))?;
-    sessiond::server::serve(listener, state, sessiond::server::shutdown_signal()).await.map_err(|e| e.to_string())
+    sessiond::server::serve(listener, state, shutdown).await.map_err(|e| e.to_string())
 }
 
 async fn user_add(store: &SharedStore, email: &str, name: &str, role: &str, password_stdin: bool) -> Result<(), String> {

@@ -1,1 +1,190 @@
-use crate::common::*;
+//! The `sessiond` binary itself: bootstrap subcommands and `serve`, as an operator runs them.
+
+use crate::common::PASSWORD;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sessiond");
+
+fn sessiond(db: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("SESSIOND_DATABASE_URL", db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sessiond");
+    if let Some(input) = stdin {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("wait")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    /// Log lines printed before the "listening" line.
+    startup: Vec<String>,
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `sessiond serve` on a free port and waits for its "listening" line.
+    fn start(db: &str) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("SESSIOND_DATABASE_URL", db)
+            .env("NO_COLOR", "1")
+            .env("SESSIOND_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut lines = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let base = loop {
+            let line = rx.recv_timeout(Duration::from_secs(30)).expect("server log line");
+            if line.contains("sessiond listening") {
+                let v: serde_json::Value = serde_json::from_str(&line).expect("json log");
+                break format!("http://{}", v["fields"]["address"].as_str().expect("address"));
+            }
+            lines.push(line);
+            assert!(std::time::Instant::now() < deadline, "server did not start: {lines:?}");
+        };
+        Server { child, base, startup: lines, log: rx }
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let status = self.child.wait().expect("wait");
+        let _ = &self.log;
+        status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[test]
+fn user_add_and_token_add_bootstrap_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let out = sessiond(&db, &["user", "add", "--email", "Admin@Example.com", "--name", "Admin", "--role", "admin", "--password-stdin"], Some("a-long-password\n"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("admin@example.com"));
+
+    // Duplicate email (any case) is a clear error with a failing exit code.
+    let out = sessiond(&db, &["user", "add", "--email", "ADMIN@example.com", "--name", "Again", "--password-stdin"], Some("a-long-password\n"));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("already exists"), "{}", text(&out.stderr));
+    // Bad role, bad email, short password: refused.
+    for (args, stdin) in [
+        (vec!["user", "add", "--email", "x@example.com", "--name", "X", "--role", "owner"], None),
+        (vec!["user", "add", "--email", "not-an-email", "--name", "X"], None),
+        (vec!["user", "add", "--email", "y@example.com", "--name", "Y", "--password-stdin"], Some("short\n")),
+    ] {
+        let out = sessiond(&db, &args, stdin);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(text(&out.stderr).starts_with("error:"), "{}", text(&out.stderr));
+    }
+
+    // [E-22] the token is alone on the last line of stdout.
+    let out = sessiond(&db, &["token", "add", "--email", "admin@example.com"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let token = stdout.lines().last().expect("last line").to_owned();
+    assert_eq!(token.len(), 43, "{stdout}");
+    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    let out = sessiond(&db, &["token", "add", "--email", "nobody@example.com"], None);
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn serve_walkthrough_with_cli_revocation_and_graceful_shutdown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("serve.db").display());
+    // An empty database: the log says how to create the first admin.
+    let server = Server::start(&db);
+    assert!(
+        server.startup.iter().any(|l| l.contains("sessiond user add") && l.contains("--role admin")),
+        "{:?}",
+        server.startup
+    );
+    assert!(server.terminate().success());
+
+    let out = sessiond(&db, &["user", "add", "--email", "ada@example.com", "--name", "Ada", "--role", "admin", "--password-stdin"], Some(&format!("{PASSWORD}\n")));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token_out = sessiond(&db, &["token", "add", "--email", "ada@example.com"], None);
+    let api_token = text(&token_out.stdout).lines().last().expect("token").to_owned();
+
+    let server = Server::start(&db);
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/access/login", server.base))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let cookie = r.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let body: serde_json::Value = r.json().await.expect("json");
+    let session_id = body["session"]["id"].as_i64().expect("id");
+
+    let me = |c: String| http.get(format!("{}/api/v2/users/me/session.json", server.base)).header("cookie", c).send();
+    assert_eq!(me(cookie.clone()).await.expect("me").status(), StatusCode::OK);
+    let r = http
+        .get(format!("{}/api/v2/sessions.json", server.base))
+        .basic_auth("ada@example.com/token", Some(&api_token))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The CLI lists the session, and revoking it is honoured by the running server at once.
+    let out = sessiond(&db, &["sessions", "list"], None);
+    assert!(text(&out.stdout).lines().any(|l| l.split_whitespace().next() == Some(&session_id.to_string())));
+    let out = sessiond(&db, &["sessions", "revoke", "--id", &session_id.to_string()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(me(cookie.clone()).await.expect("me").status(), StatusCode::UNAUTHORIZED);
+    let out = sessiond(&db, &["sessions", "revoke", "--id", &session_id.to_string()], None);
+    assert!(!out.status.success(), "revoking a missing session is an error");
+    let out = sessiond(&db, &["sessions", "revoke", "--user", "1"], None);
+    assert!(out.status.success());
+
+    // SIGTERM: a clean exit.
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn help_and_bad_arguments() {
+    let out = Command::new(BIN).arg("--help").output().expect("run");
+    assert!(out.status.success());
+    for sub in ["serve", "user", "token", "sessions"] {
+        assert!(text(&out.stdout).contains(sub));
+    }
+    let out = Command::new(BIN).args(["sessions", "revoke"]).output().expect("run");
+    assert!(!out.status.success());
+    let out = Command::new(BIN).args(["serve", "--database-url", "mysql://x"]).output().expect("run");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("unsupported database URL"));
+}

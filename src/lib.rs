@@ -59,10 +59,6 @@ impl AppState {
 
     /// The expiry rules at this instant with these settings.
     pub fn expiry(&self, settings: domain::SecuritySettings) -> domain::ExpiryPolicy {
-        domain::ExpiryPolicy {
-            now: self.clock.now(),
-            settings,
-            activity_resolution: self.config.activity_resolution,
-        }
+        domain::ExpiryPolicy { now: self.clock.now(), settings, activity_resolution: self.config.activity_resolution }
     }
 }

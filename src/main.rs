@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "sessiond", version, about = "Self-hosted session service, wire-compatible with the Zendesk Sessions API")]
+#[command(
+    name = "sessiond",
+    version,
+    about = "Self-hosted session service, wire-compatible with the Zendesk Sessions API"
+)]
 struct Cli {
     /// Database URL: sqlite://PATH (created if missing) or postgres://…
     #[arg(long, global = true, env = "SESSIOND_DATABASE_URL", default_value = "sqlite://sessiond.db")]
@@ -192,7 +196,13 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
     sessiond::server::serve(listener, state, shutdown).await.map_err(|e| e.to_string())
 }
 
-async fn user_add(store: &SharedStore, email: &str, name: &str, role: &str, password_stdin: bool) -> Result<(), String> {
+async fn user_add(
+    store: &SharedStore,
+    email: &str,
+    name: &str,
+    role: &str,
+    password_stdin: bool,
+) -> Result<(), String> {
     let email = Email::parse(email).map_err(|e| format!("--email {e}"))?;
     let name = validate_name(name).map_err(|e| format!("--name {e}"))?;
     let role = Role::parse(role).ok_or_else(|| format!("--role must be admin, agent or end-user, not {role:?}"))?;
@@ -240,7 +250,8 @@ async fn sessions(store: &SharedStore, cmd: SessionsCommand) -> Result<(), Strin
         SessionsCommand::List { user } => {
             let scope = user.map_or(Scope::All, Scope::User);
             // Every stored session, ended or not: the widest cut-offs.
-            let cutoffs = sessiond::domain::Cutoffs { team_idle: i64::MIN, end_user_idle: i64::MIN, team_max_duration: i64::MIN };
+            let cutoffs =
+                sessiond::domain::Cutoffs { team_idle: i64::MIN, end_user_idle: i64::MIN, team_max_duration: i64::MIN };
             println!("{:>10} {:>10}  {:<20}  {:<20}", "id", "user_id", "authenticated_at", "last_seen_at");
             let mut after = None;
             loop {

@@ -16,9 +16,7 @@ pub async fn serve(
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let app = crate::api::app(state.clone());
     let service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-    let result = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     sweeper.abort();
     state.store.close().await;
     result

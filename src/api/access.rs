@@ -125,10 +125,8 @@ pub async fn login(
         }
         return Err(ApiError::Unauthenticated);
     };
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(512).collect::<String>());
+    let user_agent =
+        headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect::<String>());
     let (session, token, csrf) = start_session(&state, &user, Some(peer.ip().to_string()), user_agent).await?;
     let cookie = session_cookie_header(&state, &token);
     let mut response = if form {
@@ -157,7 +155,14 @@ async fn start_session(
 ) -> Result<(Session, String, [u8; SECRET_BYTES]), ApiError> {
     let secret = new_secret();
     let csrf = random_bytes::<SECRET_BYTES>();
-    let new = NewSession { user_id: user.id, token: secret.digest, csrf_secret: csrf, ip, user_agent, created_via: "password" };
+    let new = NewSession {
+        user_id: user.id,
+        token: secret.digest,
+        csrf_secret: csrf,
+        ip,
+        user_agent,
+        created_via: "password",
+    };
     let session = state.store.create_session(new, state.clock.now()).await?;
     tracing::info!(event = "session_created", session_id = session.id, user_id = user.id);
     Ok((session, secret.plaintext, csrf))

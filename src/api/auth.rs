@@ -19,10 +19,18 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 #[derive(Clone)]
 pub enum Carrier {
     Password,
-    ApiToken { token_id: i64 },
-    OAuth { token_id: i64, scopes: Vec<String> },
+    ApiToken {
+        token_id: i64,
+    },
+    OAuth {
+        token_id: i64,
+        scopes: Vec<String>,
+    },
     /// The session cookie: the only carrier with a "current session".
-    Session { session: Session, csrf_secret: Vec<u8> },
+    Session {
+        session: Session,
+        csrf_secret: Vec<u8>,
+    },
 }
 
 /// An authenticated caller.
@@ -72,13 +80,21 @@ pub fn parse_id(s: &str) -> Option<i64> {
 /// Credentials as presented, parsed but not yet checked.
 #[derive(PartialEq, Eq)]
 pub enum Presented {
-    Password { email: String, password: String },
-    ApiToken { email: String, token: String },
+    Password {
+        email: String,
+        password: String,
+    },
+    ApiToken {
+        email: String,
+        token: String,
+    },
     Bearer(String),
     Cookie(String),
     None,
     /// An `Authorization` header we cannot read: 401 of the kind its scheme implies.
-    Malformed { bearer: bool },
+    Malformed {
+        bearer: bool,
+    },
 }
 
 impl std::fmt::Debug for Presented {
@@ -330,7 +346,10 @@ mod tests {
         assert_eq!(session_cookie(&h, "sessiond_session"), Some("tok".into()));
         assert_eq!(session_cookie(&h, "__Host-sessiond_session"), None);
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_bytes(b"sessiond_session=\xff").unwrap_or(HeaderValue::from_static("")));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_bytes(b"sessiond_session=\xff").unwrap_or(HeaderValue::from_static("")),
+        );
         assert_eq!(session_cookie(&h, "sessiond_session"), None);
     }
 

@@ -91,7 +91,9 @@ impl ApiError {
             ApiError::InvalidEndpoint => json!({ "error": "InvalidEndpoint", "description": "Not found" }),
             ApiError::InvalidJson(what) => json!({ "error": "InvalidJSON", "description": what }),
             ApiError::InvalidParameter { code, title } => json!({ "errors": [{ "code": code, "title": title }] }),
-            ApiError::InvalidSort => json!({ "error": "InvalidPaginationParameter", "description": "sort is not valid" }),
+            ApiError::InvalidSort => {
+                json!({ "error": "InvalidPaginationParameter", "description": "sort is not valid" })
+            }
             ApiError::InvalidValue(what) => json!({ "error": "InvalidValue", "description": what }),
             ApiError::RecordInvalid(details) => json!({
                 "error": "RecordInvalid", "description": "Record validation errors", "details": details

@@ -46,10 +46,7 @@ pub fn app(state: AppState) -> App {
         .route("/api/v2/users/me/logout", get(sessions::logout_me).delete(sessions::logout_me))
         .route("/api/v2/users/{user_id}", get(users::show))
         .route("/api/v2/users/{user_id}/sessions", get(sessions::list_for_user).delete(sessions::delete_all_for_user))
-        .route(
-            "/api/v2/users/{user_id}/sessions/{session_id}",
-            get(sessions::show).delete(sessions::delete_one),
-        )
+        .route("/api/v2/users/{user_id}/sessions/{session_id}", get(sessions::show).delete(sessions::delete_one))
         .route("/access/login", get(access::login_page).post(access::login))
         .route("/access/logout", post(access::logout))
         .route("/", get(access::home))
@@ -60,9 +57,9 @@ pub fn app(state: AppState) -> App {
         .layer(
             TraceLayer::new_for_http()
                 // Method and path only: no query string, no headers (credentials never logged).
-                .make_span_with(|req: &Request| {
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-                })
+                .make_span_with(
+                    |req: &Request| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
+                )
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
                 .on_failure(()),
         )
@@ -130,10 +127,13 @@ pub fn no_content() -> Response {
 /// Reads a request body, refusing more than [`BODY_LIMIT`] bytes with 413.
 pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
             || e.to_string().contains("length limit");
-        if too_large { ApiError::PayloadTooLarge } else { ApiError::InvalidJson("could not read the request body".into()) }
+        if too_large {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::InvalidJson("could not read the request body".into())
+        }
     })
 }
 

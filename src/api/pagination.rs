@@ -209,7 +209,8 @@ pub fn decode_cursor(cursor: &str, sort: Sort, param: &str) -> Result<Position, 
     let raw = URL_SAFE_NO_PAD.decode(cursor.trim_end_matches('=')).map_err(|_| invalid())?;
     let bytes: [u8; 22] = raw.as_slice().try_into().map_err(|_| invalid())?;
     let (payload, sum) = bytes.split_at(18);
-    if checksum(payload) != sum || payload.first() != Some(&CURSOR_VERSION) || payload.get(1) != Some(&sort_code(sort)) {
+    if checksum(payload) != sum || payload.first() != Some(&CURSOR_VERSION) || payload.get(1) != Some(&sort_code(sort))
+    {
         return Err(invalid());
     }
     let key = i64::from_be_bytes(payload.get(2..10).and_then(|s| s.try_into().ok()).ok_or_else(invalid)?);
@@ -260,10 +261,14 @@ mod tests {
         assert!(matches!(req("per_page=1000&page=100"), Ok(ListRequest::Offset { per_page: 100, page: 100, .. })));
         assert!(matches!(req("page=101"), Err(ApiError::InvalidParameter { code: "InvalidPaginationDepth", .. })));
         assert!(matches!(req("page=0"), Err(ApiError::InvalidParameter { title, .. }) if title == "page is not valid"));
-        assert!(matches!(req("per_page=x"), Err(ApiError::InvalidParameter { title, .. }) if title == "per_page is not valid"));
+        assert!(
+            matches!(req("per_page=x"), Err(ApiError::InvalidParameter { title, .. }) if title == "per_page is not valid")
+        );
         assert!(matches!(req("sort_by=name"), Err(ApiError::InvalidSort)));
-        assert!(matches!(req("sort_by=last_seen_at&sort_order=desc"),
-            Ok(ListRequest::Offset { sort: Sort { key: SortKey::LastSeenAt, descending: true }, .. })));
+        assert!(matches!(
+            req("sort_by=last_seen_at&sort_order=desc"),
+            Ok(ListRequest::Offset { sort: Sort { key: SortKey::LastSeenAt, descending: true }, .. })
+        ));
     }
 
     #[test]

@@ -88,7 +88,12 @@ pub async fn renew(State(state): State<AppState>, principal: Principal) -> Resul
 pub async fn logout_me(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
     if let Some(session) = principal.current_session() {
         state.store.delete_session(session.id).await?;
-        tracing::info!(event = "session_revoked", reason = "logout", session_id = session.id, user_id = principal.user.id);
+        tracing::info!(
+            event = "session_revoked",
+            reason = "logout",
+            session_id = session.id,
+            user_id = principal.user.id
+        );
     }
     Ok(no_content())
 }
@@ -105,7 +110,13 @@ pub async fn delete_one(
         // Deleted by someone else between our read and our delete.
         return Err(ApiError::RecordNotFound);
     }
-    tracing::info!(event = "session_revoked", reason = "delete", session_id = session.id, user_id, by = principal.user.id);
+    tracing::info!(
+        event = "session_revoked",
+        reason = "delete",
+        session_id = session.id,
+        user_id,
+        by = principal.user.id
+    );
     Ok(no_content())
 }
 
@@ -131,7 +142,13 @@ pub async fn logout_many(
     principal.require_admin()?;
     let ids = parse_ids(query.as_deref())?;
     let n = state.store.delete_sessions_of_users(&ids).await?;
-    tracing::info!(event = "session_revoked", reason = "logout_many", count = n, users = ids.len(), by = principal.user.id);
+    tracing::info!(
+        event = "session_revoked",
+        reason = "logout_many",
+        count = n,
+        users = ids.len(),
+        by = principal.user.id
+    );
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -158,8 +175,9 @@ pub fn parse_ids(query: Option<&str>) -> Result<Vec<i64>, ApiError> {
         .ok_or_else(|| ApiError::InvalidValue("ids is required: a comma-separated list of ids".into()))?;
     let mut ids = Vec::new();
     for part in raw.split(',') {
-        let id = parse_id(part.trim())
-            .ok_or_else(|| ApiError::InvalidValue(format!("ids must be positive integers; {:?} is not", part.trim())))?;
+        let id = parse_id(part.trim()).ok_or_else(|| {
+            ApiError::InvalidValue(format!("ids must be positive integers; {:?} is not", part.trim()))
+        })?;
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -244,7 +262,9 @@ async fn list(
             } else {
                 let prev = match after {
                     None => false,
-                    Some(_) => !state.store.list_sessions_keyset(scope, cutoffs, probe(None, Some(first))).await?.is_empty(),
+                    Some(_) => {
+                        !state.store.list_sessions_keyset(scope, cutoffs, probe(None, Some(first))).await?.is_empty()
+                    }
                 };
                 (has_more, prev)
             };

@@ -129,10 +129,7 @@ impl PasswordHasherConfig {
 
     /// Hashes a password into a PHC string. CPU-heavy: call from a blocking thread.
     pub fn hash(&self, password: &str) -> Result<String, String> {
-        self.argon2()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| e.to_string())
+        self.argon2().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| e.to_string())
     }
 
     /// Verifies a password against a stored PHC string, or against the dummy hash when

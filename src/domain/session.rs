@@ -72,10 +72,7 @@ impl ExpiryPolicy {
         let grace = self.activity_resolution.max(0);
         Cutoffs {
             team_idle: self.now.saturating_sub(s.agent_session_timeout.saturating_mul(60)).saturating_sub(grace),
-            end_user_idle: self
-                .now
-                .saturating_sub(s.end_user_session_timeout.saturating_mul(60))
-                .saturating_sub(grace),
+            end_user_idle: self.now.saturating_sub(s.end_user_session_timeout.saturating_mul(60)).saturating_sub(grace),
             team_max_duration: if s.maximum_session_duration_enabled {
                 self.now.saturating_sub(s.maximum_session_duration.saturating_mul(60))
             } else {

@@ -171,10 +171,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_session(&self, new: NewSession, now: Timestamp) -> StoreResult<Session>;
     /// The session whose token has this digest, with its user and the current settings,
     /// in one read.
-    async fn session_by_token(
-        &self,
-        token: &TokenDigest,
-    ) -> StoreResult<Option<(SessionAuth, User, SecuritySettings)>>;
+    async fn session_by_token(&self, token: &TokenDigest)
+    -> StoreResult<Option<(SessionAuth, User, SecuritySettings)>>;
     async fn session_by_id(&self, id: SessionId) -> StoreResult<Option<(Session, Role)>>;
     /// Records activity: moves `last_seen_at` forward to `now` (never backwards).
     async fn touch_session(&self, id: SessionId, now: Timestamp) -> StoreResult<()>;

@@ -23,11 +23,7 @@ fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             let msg = db.message();
-            if msg.contains("email") {
-                StoreError::Conflict("email")
-            } else {
-                StoreError::Conflict("token")
-            }
+            if msg.contains("email") { StoreError::Conflict("email") } else { StoreError::Conflict("token") }
         }
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
             StoreError::Unavailable(e.to_string())
@@ -220,11 +216,12 @@ impl Store for SqliteStore {
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>> {
         self.metrics.read();
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.email = $1")))
-            .bind(email)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map_err)?;
+        let row =
+            sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.email = $1")))
+                .bind(email)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(map_err)?;
         match row {
             Some(r) => Ok(Some((user_at(&r, 0)?, r.try_get(6).map_err(map_err)?))),
             None => Ok(None),
@@ -257,11 +254,7 @@ impl Store for SqliteStore {
         };
         let user = user_at(&row, 0)?;
         if user.suspended {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(Some(user))
@@ -318,7 +311,12 @@ impl Store for SqliteStore {
         .fetch_one(&self.writer)
         .await
         .map_err(map_err)?;
-        Ok(Session { id: row.try_get(0).map_err(map_err)?, user_id: new.user_id, authenticated_at: now, last_seen_at: now })
+        Ok(Session {
+            id: row.try_get(0).map_err(map_err)?,
+            user_id: new.user_id,
+            authenticated_at: now,
+            last_seen_at: now,
+        })
     }
 
     async fn session_by_token(
@@ -464,7 +462,8 @@ impl Store for SqliteStore {
 
     async fn count_sessions(&self, scope: Scope, cutoffs: Cutoffs) -> StoreResult<i64> {
         self.metrics.read();
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE ");
+        let mut q =
+            QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE ");
         push_alive(&mut q, cutoffs);
         push_scope(&mut q, scope);
         q.build_query_scalar().fetch_one(&self.reader).await.map_err(map_err)
@@ -523,11 +522,12 @@ impl Store for SqliteStore {
 
     async fn list_api_tokens(&self, user_id: UserId) -> StoreResult<Vec<ApiToken>> {
         self.metrics.read();
-        let rows = sqlx::query("SELECT id, user_id, description, created_at FROM api_tokens WHERE user_id = $1 ORDER BY id")
-            .bind(user_id)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map_err)?;
+        let rows =
+            sqlx::query("SELECT id, user_id, description, created_at FROM api_tokens WHERE user_id = $1 ORDER BY id")
+                .bind(user_id)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(map_err)?;
         rows.iter().map(|r| api_token_at(r, 0)).collect()
     }
 

@@ -5,6 +5,8 @@ pub mod auth;
 pub mod error;
 pub mod pagination;
 pub mod sessions;
+pub mod settings;
+pub mod tokens;
 pub mod users;
 pub mod wire;
 
@@ -15,7 +17,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use error::ApiError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -44,7 +46,14 @@ pub fn app(state: AppState) -> App {
         .route("/api/v2/users/me/session", get(sessions::show_current))
         .route("/api/v2/users/me/session/renew", get(sessions::renew))
         .route("/api/v2/users/me/logout", get(sessions::logout_me).delete(sessions::logout_me))
-        .route("/api/v2/users/{user_id}", get(users::show))
+        .route("/api/v2/users", post(users::create))
+        .route("/api/v2/users/{user_id}", get(users::show).put(users::update).delete(users::delete))
+        .route("/api/v2/users/{user_id}/password", put(users::change_password))
+        .route("/api/v2/api_tokens", get(tokens::list_api_tokens).post(tokens::create_api_token))
+        .route("/api/v2/api_tokens/{id}", axum::routing::delete(tokens::delete_api_token))
+        .route("/api/v2/oauth/tokens", post(tokens::create_oauth_token))
+        .route("/api/v2/oauth/tokens/{id}", axum::routing::delete(tokens::delete_oauth_token))
+        .route("/api/v2/security_settings", get(settings::show).put(settings::update))
         .route("/api/v2/users/{user_id}/sessions", get(sessions::list_for_user).delete(sessions::delete_all_for_user))
         .route("/api/v2/users/{user_id}/sessions/{session_id}", get(sessions::show).delete(sessions::delete_one))
         .route("/access/login", get(access::login_page).post(access::login))
@@ -135,6 +144,20 @@ pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
             ApiError::InvalidJson("could not read the request body".into())
         }
     })
+}
+
+/// A JSON request body of type `T`: 413 over the limit, 400 `InvalidJSON` when it is not
+/// JSON or not the expected shape [E-4]. Runs after authentication (it must be the last
+/// extractor), so unauthenticated callers learn nothing about bodies.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req.into_body()).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
 }
 
 /// Parses a JSON body into `T`, answering 400 `InvalidJSON` with what is wrong [E-4].

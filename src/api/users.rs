@@ -1,15 +1,98 @@
-//! Users (SPEC §7).
+//! Users (SPEC §7): create, show, update, change password, delete — with the session
+//! consequences security demands (suspension and deletion sign out everywhere; a password
+//! change signs out every other session).
 
 use crate::AppState;
-use crate::api::auth::{Carrier, Principal};
+use crate::api::auth::{Carrier, Principal, check_password};
 use crate::api::error::ApiError;
 use crate::api::wire::UserJson;
-use crate::api::{base_url, json_response};
+use crate::api::{JsonBody, base_url, json_response};
 use crate::domain::secret::masked_csrf_token;
+use crate::domain::user::{validate_name, validate_password};
+use crate::domain::{Email, Role, User};
+use crate::store::{NewUser, StoreError, UserPatch};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use serde_json::json;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// Collects per-field validation errors into one 422 `RecordInvalid`.
+#[derive(Default)]
+struct Invalid(Map<String, Value>);
+
+impl Invalid {
+    fn add(&mut self, field: &str, message: &str) {
+        self.0.insert(field.to_owned(), json!([{ "description": format!("{field} {message}"), "error": "InvalidValue" }]));
+    }
+    fn check<T>(&mut self, field: &str, r: Result<T, &'static str>) -> Option<T> {
+        r.map_err(|m| self.add(field, m)).ok()
+    }
+    fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::RecordInvalid(Value::Object(self.0))) }
+    }
+}
+
+fn parse_role(role: &str) -> Result<Role, &'static str> {
+    Role::parse(role).ok_or("must be one of admin, agent, end-user")
+}
+
+fn user_body(base: &str, u: &User) -> Value {
+    json!({ "user": UserJson::new(base, u) })
+}
+
+#[derive(Deserialize)]
+pub struct CreateUserBody {
+    user: CreateUser,
+}
+
+#[derive(Deserialize)]
+struct CreateUser {
+    name: String,
+    email: String,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// POST /api/v2/users (admin) → 201; invalid or duplicate → 422.
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateUserBody>,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let u = body.user;
+    let mut invalid = Invalid::default();
+    let name = invalid.check("name", validate_name(&u.name));
+    let email = invalid.check("email", Email::parse(&u.email));
+    let role = invalid.check("role", parse_role(u.role.as_deref().unwrap_or("end-user")));
+    if let Some(p) = &u.password {
+        invalid.check("password", validate_password(p));
+    }
+    invalid.finish()?;
+    let (Some(name), Some(email), Some(role)) = (name, email, role) else {
+        return Err(ApiError::Internal("validation passed without values".into()));
+    };
+    let password_hash = match u.password {
+        Some(p) => Some(state.hash_password(p).await.map_err(ApiError::Internal)?),
+        None => None,
+    };
+    let new = NewUser { name, email: email.as_str().to_owned(), role, password_hash };
+    let user = match state.store.create_user(new, state.clock.now()).await {
+        Ok(user) => user,
+        Err(StoreError::Conflict(_)) => {
+            let mut invalid = Invalid::default();
+            invalid.add("email", "is already being used by another user");
+            return Err(invalid.finish().err().unwrap_or(ApiError::Internal("conflict".into())));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(event = "user_created", user_id = user.id, by = principal.user.id);
+    Ok(json_response(StatusCode::CREATED, &user_body(&base_url(&state.config, &headers), &user)))
+}
 
 /// GET /api/v2/users/{id} (admin or self); `me` is the caller. A cookie caller looking at
 /// themself also gets a fresh `authenticity_token` [E-7].
@@ -39,4 +122,101 @@ pub async fn show(
         response.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     }
     Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct UpdateUserBody {
+    user: UpdateUser,
+}
+
+#[derive(Deserialize)]
+struct UpdateUser {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    suspended: Option<bool>,
+}
+
+/// PUT /api/v2/users/{id} (admin): name, role, suspended [E-2]. Suspending signs the user
+/// out everywhere (in the same transaction); a role change applies at the next request,
+/// since every request reads the role afresh.
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<UpdateUserBody>,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let id = principal.target_user(&user)?;
+    let u = body.user;
+    let mut invalid = Invalid::default();
+    let name = u.name.as_deref().and_then(|n| invalid.check("name", validate_name(n)));
+    let role = u.role.as_deref().and_then(|r| invalid.check("role", parse_role(r)));
+    invalid.finish()?;
+    let patch = UserPatch { name, role, suspended: u.suspended };
+    let updated = state.store.update_user(id, patch).await?.ok_or(ApiError::RecordNotFound)?;
+    if u.suspended == Some(true) {
+        tracing::info!(event = "session_revoked", reason = "suspension", user_id = id, by = principal.user.id);
+    }
+    Ok(json_response(StatusCode::OK, &user_body(&base_url(&state.config, &headers), &updated)))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordBody {
+    password: String,
+    #[serde(default)]
+    previous_password: Option<String>,
+}
+
+/// PUT /api/v2/users/{id}/password: yourself with `previous_password`, or an admin for
+/// someone else [E-2]. Signs out every other session of the user; the caller's own
+/// current session stays.
+pub async fn change_password(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(user): Path<String>,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> Result<Response, ApiError> {
+    let id = principal.target_user(&user)?;
+    let is_self = id == principal.user.id;
+    let mut invalid = Invalid::default();
+    invalid.check("password", validate_password(&body.password));
+    if is_self {
+        let previous_ok = match body.previous_password {
+            Some(prev) => check_password(&state, &principal.user.email, prev).await?.is_some(),
+            None => false,
+        };
+        if !previous_ok {
+            invalid.add("previous_password", "is missing or does not match the current password");
+        }
+    }
+    invalid.finish()?;
+    if !is_self && state.store.user_by_id(id).await?.is_none() {
+        return Err(ApiError::RecordNotFound);
+    }
+    let hash = state.hash_password(body.password).await.map_err(ApiError::Internal)?;
+    let keep = if is_self { principal.current_session().map(|s| s.id) } else { None };
+    if !state.store.set_password(id, &hash, keep).await? {
+        return Err(ApiError::RecordNotFound);
+    }
+    tracing::info!(event = "session_revoked", reason = "password_change", user_id = id, by = principal.user.id);
+    Ok(json_response(StatusCode::OK, &json!({})))
+}
+
+/// DELETE /api/v2/users/{id} (admin) → 200 with the deleted user; their sessions and
+/// tokens go with them.
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let id = principal.target_user(&user)?;
+    let deleted = state.store.delete_user(id).await?.ok_or(ApiError::RecordNotFound)?;
+    tracing::info!(event = "session_revoked", reason = "user_deleted", user_id = id, by = principal.user.id);
+    Ok(json_response(StatusCode::OK, &user_body(&base_url(&state.config, &headers), &deleted)))
 }

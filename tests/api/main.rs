@@ -8,3 +8,4 @@ mod cli;
 mod expiry;
 mod pagination;
 mod sessions;
+mod accounts;

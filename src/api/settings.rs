@@ -1,0 +1,72 @@
+//! GET/PUT /api/v2/security_settings (admin): the session timeouts of SPEC §6. Every
+//! request reads the settings afresh, so a change applies to live sessions at their next
+//! request [C-41].
+
+use crate::AppState;
+use crate::api::auth::Principal;
+use crate::api::error::ApiError;
+use crate::api::{JsonBody, json_response};
+use crate::domain::SecuritySettings;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Every timeout is 1 … 20160 minutes (two weeks) [E-23].
+pub const MAX_MINUTES: i64 = 20_160;
+
+#[derive(Deserialize)]
+pub struct SettingsBody {
+    security_settings: SettingsPatch,
+}
+
+#[derive(Deserialize)]
+struct SettingsPatch {
+    agent_session_timeout: Option<i64>,
+    end_user_session_timeout: Option<i64>,
+    maximum_session_duration: Option<i64>,
+    maximum_session_duration_enabled: Option<bool>,
+}
+
+pub async fn show(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let s = state.store.security_settings().await?;
+    Ok(json_response(StatusCode::OK, &json!({ "security_settings": s })))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<SettingsBody>,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let p = body.security_settings;
+    let current = state.store.security_settings().await?;
+    let minutes = |field: &'static str, v: Option<i64>, old: i64| -> Result<i64, ApiError> {
+        match v {
+            None => Ok(old),
+            Some(m) if (1..=MAX_MINUTES).contains(&m) => Ok(m),
+            Some(_) => Err(ApiError::invalid_field(field, &format!("{field} must be between 1 and {MAX_MINUTES} minutes"))),
+        }
+    };
+    let next = SecuritySettings {
+        agent_session_timeout: minutes("agent_session_timeout", p.agent_session_timeout, current.agent_session_timeout)?,
+        end_user_session_timeout: minutes(
+            "end_user_session_timeout",
+            p.end_user_session_timeout,
+            current.end_user_session_timeout,
+        )?,
+        maximum_session_duration: minutes(
+            "maximum_session_duration",
+            p.maximum_session_duration,
+            current.maximum_session_duration,
+        )?,
+        maximum_session_duration_enabled: p
+            .maximum_session_duration_enabled
+            .unwrap_or(current.maximum_session_duration_enabled),
+    };
+    state.store.put_security_settings(next).await?;
+    tracing::info!(event = "security_settings_changed", by = principal.user.id, settings = ?next);
+    Ok(json_response(StatusCode::OK, &json!({ "security_settings": next })))
+}

@@ -1,0 +1,162 @@
+//! API tokens (any signed-in user, for themself) and OAuth access tokens (admin) [E-1]
+//! [E-13]. A token is shown once, at creation; only its digest is stored.
+
+use crate::AppState;
+use crate::api::auth::{Principal, parse_id};
+use crate::api::error::ApiError;
+use crate::api::{JsonBody, json_response, no_content, parse_json, read_body};
+use crate::domain::secret::new_secret;
+use crate::domain::time::{format_timestamp, parse_timestamp};
+use crate::store::{ApiToken, OAuthToken};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const MAX_DESCRIPTION: usize = 255;
+
+fn api_token_json(t: &ApiToken) -> Value {
+    json!({ "id": t.id, "description": t.description, "created_at": format_timestamp(t.created_at) })
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[derive(Deserialize, Default)]
+struct NewApiTokenBody {
+    #[serde(default)]
+    api_token: Option<NewApiToken>,
+}
+
+#[derive(Deserialize, Default)]
+struct NewApiToken {
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// POST /api/v2/api_tokens — for the caller; the body (and description) are optional.
+pub async fn create_api_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body).await?;
+    let parsed: NewApiTokenBody =
+        if bytes.iter().all(u8::is_ascii_whitespace) { NewApiTokenBody::default() } else { parse_json(&bytes)? };
+    let description = parsed.api_token.and_then(|t| t.description).unwrap_or_default();
+    let description = description.trim().to_owned();
+    if description.chars().count() > MAX_DESCRIPTION || description.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(
+            "description",
+            "description is too long (maximum is 255 characters) or has control characters",
+        ));
+    }
+    let secret = new_secret();
+    let token = state.store.create_api_token(principal.user.id, &description, &secret.digest, state.clock.now()).await?;
+    tracing::info!(event = "api_token_created", token_id = token.id, user_id = principal.user.id);
+    let mut body = api_token_json(&token);
+    body["token"] = json!(secret.plaintext);
+    Ok(no_store(json_response(StatusCode::CREATED, &json!({ "api_token": body }))))
+}
+
+/// GET /api/v2/api_tokens — the caller's tokens, without their secrets.
+pub async fn list_api_tokens(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
+    let tokens = state.store.list_api_tokens(principal.user.id).await?;
+    let list: Vec<Value> = tokens.iter().map(api_token_json).collect();
+    Ok(json_response(StatusCode::OK, &json!({ "api_tokens": list })))
+}
+
+/// DELETE /api/v2/api_tokens/{id} — the caller's own token (admins: anyone's).
+pub async fn delete_api_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id).ok_or(ApiError::RecordNotFound)?;
+    let owner = if principal.is_admin() { None } else { Some(principal.user.id) };
+    if !state.store.delete_api_token(id, owner).await? {
+        return Err(ApiError::RecordNotFound);
+    }
+    tracing::info!(event = "api_token_revoked", token_id = id, by = principal.user.id);
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+pub struct NewOAuthTokenBody {
+    token: NewOAuthToken,
+}
+
+#[derive(Deserialize)]
+struct NewOAuthToken {
+    user_id: i64,
+    scopes: Vec<String>,
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+fn oauth_token_json(t: &OAuthToken) -> Value {
+    json!({
+        "id": t.id,
+        "user_id": t.user_id,
+        "scopes": t.scopes,
+        "created_at": format_timestamp(t.created_at),
+        "expires_at": t.expires_at.map(format_timestamp),
+    })
+}
+
+/// POST /api/v2/oauth/tokens (admin) → 201 with `full_token`, shown once.
+pub async fn create_oauth_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<NewOAuthTokenBody>,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let t = body.token;
+    let mut scopes: Vec<String> = Vec::new();
+    for s in &t.scopes {
+        if s != "read" && s != "write" {
+            return Err(ApiError::invalid_field("scopes", "scopes may only contain read and write"));
+        }
+        if !scopes.contains(s) {
+            scopes.push(s.clone());
+        }
+    }
+    if scopes.is_empty() {
+        return Err(ApiError::invalid_field("scopes", "scopes cannot be empty"));
+    }
+    let expires_at = match t.expires_at.as_deref() {
+        Some(raw) => Some(
+            parse_timestamp(raw)
+                .ok_or_else(|| ApiError::invalid_field("expires_at", "expires_at must be an RFC 3339 timestamp"))?,
+        ),
+        None => None,
+    };
+    if state.store.user_by_id(t.user_id).await?.is_none() {
+        return Err(ApiError::invalid_field("user_id", "user_id does not name a user"));
+    }
+    let secret = new_secret();
+    let token = state.store.create_oauth_token(t.user_id, &scopes, &secret.digest, state.clock.now(), expires_at).await?;
+    tracing::info!(event = "oauth_token_created", token_id = token.id, user_id = t.user_id, by = principal.user.id);
+    let mut body = oauth_token_json(&token);
+    body["full_token"] = json!(secret.plaintext);
+    Ok(no_store(json_response(StatusCode::CREATED, &json!({ "token": body }))))
+}
+
+/// DELETE /api/v2/oauth/tokens/{id} (admin) → 204.
+pub async fn delete_oauth_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let id = parse_id(&id).ok_or(ApiError::RecordNotFound)?;
+    if !state.store.delete_oauth_token(id).await? {
+        return Err(ApiError::RecordNotFound);
+    }
+    tracing::info!(event = "oauth_token_revoked", token_id = id, by = principal.user.id);
+    Ok(no_content())
+}

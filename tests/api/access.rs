@@ -68,14 +68,18 @@ async fn https_public_url_makes_cookies_secure_and_host_prefixed() {
     assert!(c.starts_with("__Host-sessiond_session="), "{c}");
     assert!(c.split(';').any(|a| a.trim() == "Secure"), "{c}");
     let (_, body) = status_json(r).await;
-    assert!(body["session"]["url"].as_str().is_some_and(|u| u.starts_with("https://sessions.example.com/api/v2/users/")));
+    assert!(
+        body["session"]["url"].as_str().is_some_and(|u| u.starts_with("https://sessions.example.com/api/v2/users/"))
+    );
     // The prefixed cookie authenticates; the unprefixed name does not.
     let pair = c.split(';').next().expect("pair").to_owned();
     let ok = app.http.get(app.url("/api/v2/users/me/session")).header(COOKIE, &pair).send().await.expect("request");
     assert_eq!(ok.status(), StatusCode::OK);
     let plain = pair.replacen("__Host-", "", 1);
-    assert_401_a(app.http.get(app.url("/api/v2/users/me/session")).header(COOKIE, plain).send().await.expect("request"))
-        .await;
+    assert_401_a(
+        app.http.get(app.url("/api/v2/users/me/session")).header(COOKIE, plain).send().await.expect("request"),
+    )
+    .await;
 }
 
 // JSON failure: 401 A, the same for a wrong password and an unknown email, and similar timing.
@@ -120,7 +124,9 @@ async fn form_sign_in_redirects_to_a_relative_return_to() {
     assert_eq!(page.status(), StatusCode::OK);
     assert!(header(page.headers(), "content-type").starts_with("text/html"));
     let html = page.text().await.expect("html");
-    assert!(html.contains("name=\"email\"") && html.contains("name=\"password\"") && html.contains("<label for=\"email\">"));
+    assert!(
+        html.contains("name=\"email\"") && html.contains("name=\"password\"") && html.contains("<label for=\"email\">")
+    );
 
     let form = |return_to: &str| {
         app.http
@@ -185,7 +191,14 @@ async fn form_logout_ends_the_session() {
     app.create_user("ada@example.com", Role::EndUser).await;
     let b = app.sign_in("ada@example.com").await;
     // Without the token: refused, the session lives on.
-    let r = app.http.post(app.url("/access/logout")).header(COOKIE, &b.cookie).form(&[("x", "y")]).send().await.expect("request");
+    let r = app
+        .http
+        .post(app.url("/access/logout"))
+        .header(COOKIE, &b.cookie)
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .expect("request");
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.me_session(&b).await.status(), StatusCode::OK);
     // The home page shows who is signed in and carries a working token.
@@ -230,7 +243,8 @@ async fn malformed_sign_in_bodies_are_400() {
         ("application/x-www-form-urlencoded", "password=x"),
         ("text/plain", "hello"),
     ] {
-        let r = app.http.post(app.url("/access/login")).header(CONTENT_TYPE, ct).body(body).send().await.expect("request");
+        let r =
+            app.http.post(app.url("/access/login")).header(CONTENT_TYPE, ct).body(body).send().await.expect("request");
         let (s, b) = status_json(r).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{ct} {body:?}: {b}");
         assert_eq!(b["error"], "InvalidJSON", "{ct} {body:?}");
@@ -251,7 +265,10 @@ async fn api_logout_ends_only_the_cookie_session() {
     app.create_user("ada@example.com", Role::EndUser).await;
     let a = app.sign_in("ada@example.com").await;
     let b = app.sign_in("ada@example.com").await;
-    assert_eq!(app.as_browser(Method::DELETE, "/api/v2/users/me/logout.json", &a).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.as_browser(Method::DELETE, "/api/v2/users/me/logout.json", &a).await.status(),
+        StatusCode::NO_CONTENT
+    );
     assert_401_a(app.me_session(&a).await).await;
     assert_eq!(app.me_session(&b).await.status(), StatusCode::OK);
 }

@@ -48,7 +48,13 @@ async fn basic_password_and_api_token_are_accepted_and_refused_with_401_a() {
 #[tokio::test]
 async fn no_credentials_is_401_a_everywhere() {
     let app = TestApp::spawn().await;
-    for path in [ME, "/api/v2/sessions", "/api/v2/users/me/session", "/api/v2/users/1/sessions", "/api/v2/users/me/session/renew"] {
+    for path in [
+        ME,
+        "/api/v2/sessions",
+        "/api/v2/users/me/session",
+        "/api/v2/users/1/sessions",
+        "/api/v2/users/me/session/renew",
+    ] {
         assert_401_a(app.http.get(app.url(path)).send().await.expect("request")).await;
     }
     assert_401_a(app.http.delete(app.url("/api/v2/users/me/logout")).send().await.expect("request")).await;
@@ -64,7 +70,9 @@ async fn oauth_bearer_is_accepted_and_bad_ones_get_401_b() {
         let r = app.with_auth(Method::GET, ME, &auth).await;
         assert_eq!(r.status(), StatusCode::OK, "{auth:?}");
     }
-    for auth in ["Bearer ".to_owned(), "Bearer".to_owned(), "Bearer nope".to_owned(), format!("Bearer {}", "B".repeat(43))] {
+    for auth in
+        ["Bearer ".to_owned(), "Bearer".to_owned(), "Bearer nope".to_owned(), format!("Bearer {}", "B".repeat(43))]
+    {
         let r = app.with_auth(Method::GET, ME, &auth).await;
         let (s, body) = status_json(r).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{auth:?}");
@@ -87,7 +95,8 @@ async fn oauth_scopes_gate_methods() {
     let write = app.oauth_token(&user, &["write"], None).await;
 
     assert_eq!(app.with_auth(Method::GET, ME, &format!("Bearer {read}")).await.status(), StatusCode::OK);
-    let (s, body) = status_json(app.with_auth(Method::DELETE, "/api/v2/users/me/logout", &format!("Bearer {read}")).await).await;
+    let (s, body) =
+        status_json(app.with_auth(Method::DELETE, "/api/v2/users/me/logout", &format!("Bearer {read}")).await).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(body, json!({"error":"Forbidden","description":"You are missing the following required scopes: write"}));
 

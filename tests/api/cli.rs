@@ -88,12 +88,20 @@ impl Drop for Server {
 fn user_add_and_token_add_bootstrap_offline() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}", dir.path().join("cli.db").display());
-    let out = sessiond(&db, &["user", "add", "--email", "Admin@Example.com", "--name", "Admin", "--role", "admin", "--password-stdin"], Some("a-long-password\n"));
+    let out = sessiond(
+        &db,
+        &["user", "add", "--email", "Admin@Example.com", "--name", "Admin", "--role", "admin", "--password-stdin"],
+        Some("a-long-password\n"),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("admin@example.com"));
 
     // Duplicate email (any case) is a clear error with a failing exit code.
-    let out = sessiond(&db, &["user", "add", "--email", "ADMIN@example.com", "--name", "Again", "--password-stdin"], Some("a-long-password\n"));
+    let out = sessiond(
+        &db,
+        &["user", "add", "--email", "ADMIN@example.com", "--name", "Again", "--password-stdin"],
+        Some("a-long-password\n"),
+    );
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("already exists"), "{}", text(&out.stderr));
     // Bad role, bad email, short password: refused.
@@ -131,7 +139,11 @@ async fn serve_walkthrough_with_cli_revocation_and_graceful_shutdown() {
     );
     assert!(server.terminate().success());
 
-    let out = sessiond(&db, &["user", "add", "--email", "ada@example.com", "--name", "Ada", "--role", "admin", "--password-stdin"], Some(&format!("{PASSWORD}\n")));
+    let out = sessiond(
+        &db,
+        &["user", "add", "--email", "ada@example.com", "--name", "Ada", "--role", "admin", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let token_out = sessiond(&db, &["token", "add", "--email", "ada@example.com"], None);
     let api_token = text(&token_out.stdout).lines().last().expect("token").to_owned();

@@ -69,15 +69,7 @@ impl TestApp {
             let _ = rx.await;
         }));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self {
-            base: format!("http://{addr}"),
-            state,
-            clock,
-            http,
-            shutdown: Some(tx),
-            server: Some(server),
-            _dir: dir,
-        }
+        Self { base: format!("http://{addr}"), state, clock, http, shutdown: Some(tx), server: Some(server), _dir: dir }
     }
 
     /// Stops the server gracefully and waits for it.

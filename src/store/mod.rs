@@ -1,6 +1,9 @@
 //! Storage: one trait, one implementation per engine. SQL and engine details never leave
 //! this module; callers speak in domain types.
 
+#[macro_use]
+mod sql;
+mod postgres;
 mod sqlite;
 
 use crate::clock::Timestamp;
@@ -9,6 +12,7 @@ use crate::domain::{Cutoffs, Role, SecuritySettings, Session, SessionAuth, Sessi
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -230,7 +234,7 @@ pub async fn open(url: &str) -> Result<SharedStore, String> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err("PostgreSQL support is not built yet; use a sqlite:// URL".into())
+        Ok(Arc::new(PgStore::open(url).await?))
     } else {
         Err(format!("unsupported database URL (expected sqlite://… or postgres://…): {}", redact_url(url)))
     }

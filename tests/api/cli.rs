@@ -84,10 +84,10 @@ impl Drop for Server {
     }
 }
 
-#[test]
-fn user_add_and_token_add_bootstrap_offline() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+#[tokio::test]
+async fn user_add_and_token_add_bootstrap_offline() {
+    let test_db = crate::common::test_db().await;
+    let db = test_db.url.clone();
     let out = sessiond(
         &db,
         &["user", "add", "--email", "Admin@Example.com", "--name", "Admin", "--role", "admin", "--password-stdin"],
@@ -128,8 +128,8 @@ fn user_add_and_token_add_bootstrap_offline() {
 
 #[tokio::test]
 async fn serve_walkthrough_with_cli_revocation_and_graceful_shutdown() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("serve.db").display());
+    let test_db = crate::common::test_db().await;
+    let db = test_db.url.clone();
     // An empty database: the log says how to create the first admin.
     let server = Server::start(&db);
     assert!(

@@ -24,7 +24,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
+    pub db: crate::support::TestDb,
 }
 
 /// A signed-in browser: the cookie pair and the authenticity token from sign-in.
@@ -42,16 +42,27 @@ pub fn basic(user: &str, secret: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}")))
 }
 
+/// A fresh database on this binary's engine ([`crate::ENGINE`]). Outside CI, an unreachable
+/// PostgreSQL falls back to SQLite with a loud warning; under `CI=true` it fails the test.
+pub async fn test_db() -> crate::support::TestDb {
+    use crate::support::{Engine, TestDb};
+    if let Some(db) = TestDb::new(crate::ENGINE).await {
+        return db;
+    }
+    eprintln!("WARNING: PostgreSQL is unreachable; this test ran on SQLite, NOT on PostgreSQL");
+    TestDb::new(Engine::Sqlite).await.expect("sqlite test database")
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let db = test_db().await;
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
-            database_url: format!("sqlite://{}", dir.path().join("test.db").display()),
+            database_url: db.url.clone(),
             // Cheap hashes keep the suite fast; production uses the recommended cost.
             argon2_m_cost: 1024,
             argon2_t_cost: 1,
@@ -69,7 +80,7 @@ impl TestApp {
             let _ = rx.await;
         }));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { base: format!("http://{addr}"), state, clock, http, shutdown: Some(tx), server: Some(server), _dir: dir }
+        Self { base: format!("http://{addr}"), state, clock, http, shutdown: Some(tx), server: Some(server), db }
     }
 
     /// Stops the server gracefully and waits for it.

@@ -1,0 +1,204 @@
+//! Several real `sessiond serve` processes on one PostgreSQL database (SPEC §9): they share
+//! nothing but the database, so what one does the others honour at once.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use support::process::{Server, sessiond};
+use support::{Engine, TestDb};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn setup() -> Option<TestDb> {
+    let db = TestDb::new(Engine::Postgres).await?;
+    for (email, role) in [("admin@example.com", "admin"), ("ada@example.com", "end-user")] {
+        let out = sessiond(
+            &db.url,
+            &["user", "add", "--email", email, "--name", "N", "--role", role, "--password-stdin"],
+            Some(&format!("{PASSWORD}\n")),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    Some(db)
+}
+
+async fn sign_in(http: &reqwest::Client, base: &str, email: &str) -> Result<(String, i64), reqwest::StatusCode> {
+    let r = http
+        .post(format!("{base}/access/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .map_err(|_| StatusCode::BAD_GATEWAY)?;
+    if r.status() != StatusCode::CREATED {
+        return Err(r.status());
+    }
+    let cookie = r.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let body: Value = r.json().await.expect("json");
+    Ok((cookie, body["session"]["id"].as_i64().expect("id")))
+}
+
+async fn me(http: &reqwest::Client, base: &str, cookie: &str) -> StatusCode {
+    http.get(format!("{base}/api/v2/users/me/session")).header("cookie", cookie).send().await.expect("me").status()
+}
+
+#[tokio::test]
+async fn two_instances_share_sessions_and_revocations() {
+    let Some(db) = setup().await else { return };
+    let a = Server::start(&db.url);
+    let b = Server::start(&db.url);
+    let http = reqwest::Client::new();
+
+    // Sign in through A, see the session through B.
+    let (cookie, id) = sign_in(&http, &a.base, "ada@example.com").await.expect("sign in");
+    let r = http.get(format!("{}/api/v2/users/me/session", b.base)).header("cookie", &cookie).send().await.expect("b");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["session"]["id"], id);
+    let r = http
+        .get(format!("{}/api/v2/users/2/sessions/{id}", b.base))
+        .basic_auth("admin@example.com", Some(PASSWORD))
+        .send()
+        .await
+        .expect("show");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Delete through B: A refuses the cookie within 1 s (in fact on the next request).
+    let r = http
+        .delete(format!("{}/api/v2/users/2/sessions/{id}", b.base))
+        .basic_auth("admin@example.com", Some(PASSWORD))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        if me(&http, &a.base, &cookie).await == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(Instant::now() < deadline, "instance A still accepts a session revoked through B");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
+}
+
+#[tokio::test]
+async fn bulk_delete_racing_sign_ins_leaves_nothing_from_before() {
+    let Some(db) = setup().await else { return };
+    let a = Server::start(&db.url);
+    let b = Server::start(&db.url);
+    let http = reqwest::Client::new();
+
+    let mut before = Vec::new();
+    for _ in 0..30 {
+        before.push(sign_in(&http, &b.base, "ada@example.com").await.expect("sign in"));
+    }
+    // B keeps signing in while A bulk-deletes.
+    let b_base = b.base.clone();
+    let racer_http = http.clone();
+    let racer = tokio::spawn(async move {
+        let mut made = Vec::new();
+        for _ in 0..40 {
+            made.push(sign_in(&racer_http, &b_base, "ada@example.com").await.expect("sign in"));
+        }
+        made
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let r = http
+        .delete(format!("{}/api/v2/users/2/sessions", a.base))
+        .basic_auth("admin@example.com", Some(PASSWORD))
+        .send()
+        .await
+        .expect("bulk delete");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let during = racer.await.expect("racer");
+
+    // Every session created before the delete started is gone, on both instances.
+    for (cookie, _) in &before {
+        assert_eq!(me(&http, &a.base, cookie).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(me(&http, &b.base, cookie).await, StatusCode::UNAUTHORIZED);
+    }
+    // Those made during the race are either gone or alive, consistently on both, and the
+    // list shows exactly the alive ones (nothing resurrected, nothing phantom).
+    let mut alive = Vec::new();
+    for (cookie, id) in &during {
+        let (sa, sb) = (me(&http, &a.base, cookie).await, me(&http, &b.base, cookie).await);
+        assert_eq!(sa, sb);
+        if sa == StatusCode::OK {
+            alive.push(*id);
+        }
+    }
+    let r = http
+        .get(format!("{}/api/v2/users/2/sessions?per_page=100", a.base))
+        .basic_auth("admin@example.com", Some(PASSWORD))
+        .send()
+        .await
+        .expect("list");
+    let body: Value = r.json().await.expect("json");
+    let mut listed: Vec<i64> = body["sessions"].as_array().expect("sessions").iter().filter_map(|s| s["id"].as_i64()).collect();
+    listed.sort_unstable();
+    alive.sort_unstable();
+    assert_eq!(listed, alive);
+}
+
+#[tokio::test]
+async fn database_connection_loss_gives_503_then_recovers() {
+    use sqlx::Connection;
+    let Some(db) = setup().await else { return };
+    // Name this server's connections so that only they are cut (other tests run in parallel).
+    let app_name = format!("sessiond_restart_{}", std::process::id());
+    let url = format!("{}&application_name={app_name}", db.url);
+    let a = Server::start(&url);
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+
+    // Load: sign-ins and session checks in a loop, remembering every acknowledged sign-in.
+    let base = a.base.clone();
+    let load_http = http.clone();
+    let load = tokio::spawn(async move {
+        let mut acknowledged = Vec::new();
+        let mut failures = Vec::new();
+        for _ in 0..60 {
+            match sign_in(&load_http, &base, "ada@example.com").await {
+                Ok(s) => {
+                    let status = me(&load_http, &base, &s.0).await;
+                    if status != StatusCode::OK {
+                        failures.push(status);
+                    }
+                    acknowledged.push(s);
+                }
+                Err(status) => failures.push(status),
+            }
+        }
+        (acknowledged, failures)
+    });
+    // Meanwhile, terminate every database connection of this server, a few times.
+    let mut admin = sqlx::PgConnection::connect(&support::postgres_base_url()).await.expect("admin connection");
+    let mut terminated = 0i64;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind(&app_name)
+        .fetch_one(&mut admin)
+        .await
+        .expect("terminate");
+        terminated += n;
+    }
+    let (acknowledged, failures) = load.await.expect("load");
+    assert!(terminated > 0, "the test cut no connection");
+    eprintln!("terminated {terminated} connections; {} requests failed: {failures:?}", failures.len());
+    // Failures, if any, were 503s (JSON), never 500s or hangs.
+    assert!(failures.iter().all(|s| *s == StatusCode::SERVICE_UNAVAILABLE), "{failures:?}");
+    // It recovers by itself: the next requests succeed.
+    let (cookie, _) = sign_in(&http, &a.base, "ada@example.com").await.expect("sign in after recovery");
+    assert_eq!(me(&http, &a.base, &cookie).await, StatusCode::OK);
+    // No acknowledged sign-in was lost.
+    for (cookie, _) in &acknowledged {
+        assert_eq!(me(&http, &a.base, cookie).await, StatusCode::OK);
+    }
+    assert!(!acknowledged.is_empty());
+}

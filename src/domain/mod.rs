@@ -2,6 +2,7 @@
 
 pub mod secret;
 pub mod session;
+pub mod throttle;
 pub mod time;
 pub mod user;
 

@@ -74,11 +74,9 @@ pub fn plausible_token(s: &str) -> bool {
 /// that every response carries a different string (no BREACH-style recovery), all valid.
 pub fn masked_csrf_token(secret: &[u8; SECRET_BYTES]) -> String {
     let pad = random_bytes::<SECRET_BYTES>();
-    let mut out = [0u8; SECRET_BYTES * 2];
-    for i in 0..SECRET_BYTES {
-        out[i] = pad[i];
-        out[SECRET_BYTES + i] = pad[i] ^ secret[i];
-    }
+    let mut out = Vec::with_capacity(SECRET_BYTES * 2);
+    out.extend_from_slice(&pad);
+    out.extend(pad.iter().zip(secret).map(|(p, s)| p ^ s));
     URL_SAFE_NO_PAD.encode(out)
 }
 

@@ -8,6 +8,7 @@ mod sqlite;
 
 use crate::clock::Timestamp;
 use crate::domain::secret::TokenDigest;
+use crate::domain::throttle::{Attempt, ThrottlePolicy};
 use crate::domain::{Cutoffs, Role, SecuritySettings, Session, SessionAuth, SessionId, User, UserId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -221,6 +222,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<OAuthToken>;
     async fn oauth_token_user(&self, token: &TokenDigest) -> StoreResult<Option<(OAuthToken, User)>>;
     async fn delete_oauth_token(&self, id: i64) -> StoreResult<bool>;
+
+    // --- sign-in throttling (SPEC §8), atomic across instances
+    /// Checks the failure windows for this account and address; when allowed, records the
+    /// attempt as a failure (returned id) in the same transaction, so concurrent attempts
+    /// on any instance cannot exceed the limits.
+    async fn begin_sign_in_attempt(
+        &self,
+        account: &[u8; 32],
+        ip: &str,
+        now: Timestamp,
+        policy: ThrottlePolicy,
+    ) -> StoreResult<Attempt>;
+    /// The password was right: the provisional failure does not count.
+    async fn release_sign_in_attempt(&self, id: i64) -> StoreResult<()>;
+    /// Forgets failures older than `before`.
+    async fn prune_sign_in_failures(&self, before: Timestamp) -> StoreResult<u64>;
 
     // --- settings
     async fn security_settings(&self) -> StoreResult<SecuritySettings>;

@@ -61,4 +61,17 @@ impl PgStore {
     }
 }
 
+/// Serialises throttling decisions per account and per address across every instance:
+/// transaction-scoped advisory locks, taken in a fixed order (account, then address).
+async fn lock_throttle_keys(tx: &mut sqlx::Transaction<'_, Postgres>, account: &[u8; 32], ip: &str) -> StoreResult<()> {
+    // 7_301 / 7_302: this application's advisory-lock namespaces.
+    sqlx::query("SELECT pg_advisory_xact_lock(7301, hashtext(encode($1, 'hex')))")
+        .bind(account.as_slice())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7302, hashtext($1))").bind(ip).execute(&mut **tx).await.map_err(map_err)?;
+    Ok(())
+}
+
 super::sql::sql_store!(PgStore, Postgres, PgRow);

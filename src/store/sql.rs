@@ -6,7 +6,8 @@
 //!
 //! The invoking module provides: a struct `$store` with fields `reader` and `writer` (pools;
 //! the same pool twice is fine), `metrics: StoreMetrics`, a `fn map_err(sqlx::Error) ->
-//! StoreError`, and a `const DELETE_BATCH: i64`.
+//! StoreError`, a `const DELETE_BATCH: i64`, and `async fn lock_throttle_keys(tx, account, ip)`
+//! that serialises sign-in attempts on the same account or address across connections.
 
 macro_rules! sql_store {
     ($store:ident, $db:ty, $row:ty) => {
@@ -551,7 +552,73 @@ macro_rules! sql_store {
                 Ok(n > 0)
             }
 
-            async fn security_settings(&self) -> StoreResult<SecuritySettings> {
+            async fn begin_sign_in_attempt(
+            &self,
+            account: &[u8; 32],
+            ip: &str,
+            now: Timestamp,
+            policy: ThrottlePolicy,
+        ) -> StoreResult<Attempt> {
+            use crate::domain::throttle::retry_after;
+            self.metrics.write();
+            let mut tx = self.writer.begin().await.map_err(map_err)?;
+            lock_throttle_keys(&mut tx, account, ip).await?;
+            let windows = [
+                ("account", policy.account_short_window, policy.account_short_max),
+                ("account", policy.account_long_window, policy.account_long_max),
+                ("ip", policy.ip_window, policy.ip_max),
+            ];
+            for (column, window, max) in windows {
+                let sql = if column == "account" {
+                    "SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE account = $1 AND at > $2"
+                } else {
+                    "SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE ip = $1 AND at > $2"
+                };
+                let q = sqlx::query(sql);
+                let q = if column == "account" { q.bind(account.as_slice()) } else { q.bind(ip) };
+                let row = q.bind(now.saturating_sub(window)).fetch_one(&mut *tx).await.map_err(map_err)?;
+                let count: i64 = row.try_get(0).map_err(map_err)?;
+                let oldest: Option<i64> = row.try_get(1).map_err(map_err)?;
+                if count >= max {
+                    tx.rollback().await.map_err(map_err)?;
+                    return Ok(Attempt::Throttled(retry_after(oldest.unwrap_or(now), window, now)));
+                }
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO sign_in_failures (account, ip, at) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(account.as_slice())
+            .bind(ip)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(Attempt::Allowed(id))
+        }
+
+        async fn release_sign_in_attempt(&self, id: i64) -> StoreResult<()> {
+            self.metrics.write();
+            sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
+                .bind(id)
+                .execute(&self.writer)
+                .await
+                .map_err(map_err)?;
+            Ok(())
+        }
+
+        async fn prune_sign_in_failures(&self, before: Timestamp) -> StoreResult<u64> {
+            self.metrics.write();
+            let n = sqlx::query("DELETE FROM sign_in_failures WHERE at < $1")
+                .bind(before)
+                .execute(&self.writer)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            Ok(n)
+        }
+
+        async fn security_settings(&self) -> StoreResult<SecuritySettings> {
                 self.metrics.read();
                 let row = sqlx::query(
                     "SELECT agent_session_timeout, end_user_session_timeout, maximum_session_duration,

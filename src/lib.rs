@@ -29,6 +29,7 @@ pub struct Inner {
     pub store: SharedStore,
     pub clock: SharedClock,
     pub hasher: PasswordHasherConfig,
+    pub rate: api::limits::RateLimiter,
 }
 
 impl std::ops::Deref for AppState {
@@ -41,7 +42,8 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(config: Config, store: SharedStore, clock: SharedClock) -> Result<Self, String> {
         let hasher = PasswordHasherConfig::new(config.argon2_m_cost, config.argon2_t_cost)?;
-        Ok(Self(Arc::new(Inner { config, store, clock, hasher })))
+        let rate = api::limits::RateLimiter::new(config.rate_limit);
+        Ok(Self(Arc::new(Inner { config, store, clock, hasher, rate })))
     }
 
     /// Hashes a password on a blocking thread, off the async workers.

@@ -31,6 +31,12 @@ async fn sweep_forever(state: AppState) {
         if let Err(e) = sweep_once(&state).await {
             tracing::warn!(error = %e, "session sweep failed");
         }
+        // Failures older than the longest throttling window no longer count.
+        let horizon =
+            state.clock.now().saturating_sub(crate::domain::throttle::ThrottlePolicy::default().account_long_window);
+        if let Err(e) = state.store.prune_sign_in_failures(horizon).await {
+            tracing::warn!(error = %e, "pruning sign-in failures failed");
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! JSON API share one path: check the password, create a new session, set the cookie.
 
 use crate::AppState;
-use crate::api::auth::{check_password, session_cookie, session_for_token};
+use crate::api::auth::{check_password_from, session_cookie, session_for_token};
 use crate::api::error::ApiError;
 use crate::api::wire::single_session;
 use crate::api::{base_url, json_response, parse_json, read_body};
@@ -35,6 +35,7 @@ struct HomePage<'a> {
     authenticity_token: &'a str,
 }
 
+const THROTTLED: &str = "Too many failed attempts. Wait a few minutes and try again.";
 const GENERIC_FAILURE: &str = "That email and password did not match an active account.";
 
 fn html(status: StatusCode, page: Result<String, askama::Error>) -> Response {
@@ -115,8 +116,16 @@ pub async fn login(
     } else {
         parse_json(&bytes)?
     };
-    let Some(user) = check_password(&state, &creds.email, creds.password).await? else {
-        tracing::info!(event = "sign_in_failed", ip = %peer.ip());
+    let checked = check_password_from(&state, &creds.email, creds.password, Some(peer.ip())).await;
+    if let (true, Err(ApiError::TooManyRequests { retry_after })) = (form, &checked) {
+        let return_to = creds.return_to.as_deref().and_then(safe_return_to).unwrap_or("");
+        let email = creds.email.chars().take(254).collect::<String>();
+        let page = LoginPage { error: Some(THROTTLED), email: &email, return_to };
+        let mut r = html(StatusCode::TOO_MANY_REQUESTS, page.render());
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        return Ok(r);
+    }
+    let Some(user) = checked? else {
         if form {
             let return_to = creds.return_to.as_deref().and_then(safe_return_to).unwrap_or("");
             let email = creds.email.chars().take(254).collect::<String>();

@@ -9,7 +9,9 @@ use crate::AppState;
 use crate::api::error::ApiError;
 use crate::domain::secret::{TokenDigest, plausible_token, verify_csrf_token};
 use crate::domain::{Email, Session, User, UserId};
-use axum::extract::FromRequestParts;
+use crate::domain::throttle::{Attempt, ThrottlePolicy, account_key};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use std::net::{IpAddr, SocketAddr};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use base64::Engine;
@@ -200,8 +202,33 @@ pub async fn session_for_token(state: &AppState, token: &str) -> Result<Option<(
     Ok(Some((user, session, auth.csrf_secret)))
 }
 
-/// Checks credentials and builds the [`Principal`], or the exact error SPEC §3 names.
-pub async fn authenticate(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<Principal, ApiError> {
+/// May this authenticated caller use this method? OAuth: GET needs `read`, every other
+/// method `write` [C-11] [E-13]. Cookie: writes need a valid `X-CSRF-Token` [C-12].
+pub fn authorize_method(principal: &Principal, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
+    match &principal.carrier {
+        Carrier::OAuth { scopes, .. } => {
+            let needed = if is_safe_method(method) { "read" } else { "write" };
+            if !scopes.iter().any(|s| s == needed) {
+                return Err(ApiError::MissingScope(needed));
+            }
+        }
+        Carrier::Session { csrf_secret, .. } if !is_safe_method(method) => {
+            let presented = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !verify_csrf_token(presented, csrf_secret) {
+                return Err(ApiError::InvalidAuthenticityToken);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Checks credentials and builds the [`Principal`], or the exact 401 SPEC §3 names.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+) -> Result<Principal, ApiError> {
     match presented(headers, state.config.cookie_name()) {
         Presented::None | Presented::Malformed { bearer: false } => Err(ApiError::Unauthenticated),
         Presented::Malformed { bearer: true } => Err(ApiError::InvalidToken),
@@ -209,7 +236,7 @@ pub async fn authenticate(state: &AppState, method: &Method, headers: &HeaderMap
             if state.config.disable_password_auth {
                 return Err(ApiError::Unauthenticated);
             }
-            let user = check_password(state, &email, password).await?.ok_or(ApiError::Unauthenticated)?;
+            let user = check_password_from(state, &email, password, peer).await?.ok_or(ApiError::Unauthenticated)?;
             Ok(Principal { user, carrier: Carrier::Password })
         }
         Presented::ApiToken { email, token } => {
@@ -234,29 +261,44 @@ pub async fn authenticate(state: &AppState, method: &Method, headers: &HeaderMap
             if expired || user.suspended {
                 return Err(ApiError::InvalidToken);
             }
-            let needed = if is_safe_method(method) { "read" } else { "write" };
-            if !tok.scopes.iter().any(|s| s == needed) {
-                return Err(ApiError::MissingScope(needed));
-            }
             Ok(Principal { user, carrier: Carrier::OAuth { token_id: tok.id, scopes: tok.scopes } })
         }
         Presented::Cookie(token) => {
             let (user, session, csrf_secret) =
                 session_for_token(state, &token).await?.ok_or(ApiError::Unauthenticated)?;
-            if !is_safe_method(method) {
-                let presented_csrf = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-                if !verify_csrf_token(presented_csrf, &csrf_secret) {
-                    return Err(ApiError::InvalidAuthenticityToken);
-                }
-            }
             Ok(Principal { user, carrier: Carrier::Session { session, csrf_secret } })
         }
     }
 }
 
-/// Email and password: the user if they match and the user is not suspended. The hash is
-/// checked on a blocking thread, against a dummy hash for unknown emails.
+/// Email and password, with no client address known (counted per account only).
 pub async fn check_password(state: &AppState, email: &str, password: String) -> Result<Option<User>, ApiError> {
+    check_password_from(state, email, password, None).await
+}
+
+/// Email and password: the user if they match and the user is not suspended. Throttled per
+/// account and per client address (SPEC §8): while throttled the answer is 429 even for the
+/// right password [E-18]. The hash is checked on a blocking thread, against a dummy hash for
+/// unknown emails, so neither timing nor throttling tells whether an email exists.
+pub async fn check_password_from(
+    state: &AppState,
+    email: &str,
+    password: String,
+    ip: Option<IpAddr>,
+) -> Result<Option<User>, ApiError> {
+    let normalised = Email::parse(email).map(|e| e.as_str().to_owned()).unwrap_or_else(|_| email.trim().to_lowercase());
+    let ip_text = ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+    let attempt = state
+        .store
+        .begin_sign_in_attempt(&account_key(&normalised), &ip_text, state.clock.now(), ThrottlePolicy::default())
+        .await?;
+    let ticket = match attempt {
+        Attempt::Allowed(ticket) => ticket,
+        Attempt::Throttled(retry_after) => {
+            tracing::info!(event = "sign_in_throttled", ip = %ip_text, retry_after);
+            return Err(ApiError::TooManyRequests { retry_after: u64::try_from(retry_after).unwrap_or(1) });
+        }
+    };
     let found = match Email::parse(email) {
         Ok(e) => state.store.user_by_email(e.as_str()).await?,
         Err(_) => None,
@@ -266,14 +308,34 @@ pub async fn check_password(state: &AppState, email: &str, password: String) -> 
         None => (None, None),
     };
     let ok = state.verify_password(password, hash).await;
-    Ok(user.filter(|u| ok && !u.suspended))
+    let user = user.filter(|u| ok && !u.suspended);
+    match &user {
+        Some(u) => {
+            state.store.release_sign_in_attempt(ticket).await?;
+            tracing::info!(event = "sign_in_succeeded", user_id = u.id, ip = %ip_text);
+        }
+        None => tracing::info!(event = "sign_in_failed", ip = %ip_text),
+    }
+    Ok(user)
 }
 
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        authenticate(state, &parts.method, &parts.headers).await
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        // Order of judgement [E-12]: who (401), then the rate limit (429), then may they use
+        // this method (scope or CSRF, 403). Every authenticated request counts [E-24].
+        let principal = authenticate(state, &parts.headers, peer).await?;
+        let info = state.rate.hit(principal.user.id, state.clock.now());
+        if let Some(slot) = parts.extensions.get::<crate::api::limits::RateSlot>() {
+            let _ = slot.0.set(info);
+        }
+        if let Some(retry_after) = info.retry_after {
+            return Err(ApiError::TooManyRequests { retry_after });
+        }
+        authorize_method(&principal, &parts.method, &parts.headers)?;
+        Ok(principal)
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod pagination;
 pub mod sessions;
 pub mod settings;
@@ -62,6 +63,7 @@ pub fn app(state: AppState) -> App {
         .fallback(|| async { ApiError::InvalidEndpoint })
         .method_not_allowed_fallback(|| async { ApiError::InvalidEndpoint })
         .with_state(state)
+        .layer(axum::middleware::from_fn(limits::rate_limit_headers))
         // Layers, outermost last: credentials are never recorded by the trace.
         .layer(
             TraceLayer::new_for_http()

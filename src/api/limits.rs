@@ -1,0 +1,103 @@
+//! The API rate limit (SPEC §8): requests per user per minute, fixed one-minute windows.
+//!
+//! Counting happens in [`crate::api::auth`] as soon as a caller is authenticated, so every
+//! authenticated request counts whatever its answer [E-24]. The middleware here writes the
+//! headers: `X-Rate-Limit` and `X-Rate-Limit-Remaining` on every authenticated 2xx (never
+//! `Retry-After`), and `X-Rate-Limit-Remaining: 0` with `Retry-After` on the 429.
+//!
+//! The counters live in this instance's memory: with several instances each enforces the
+//! limit on the requests it serves (documented in the README).
+
+use crate::clock::Timestamp;
+use crate::domain::UserId;
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// What the limiter decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateInfo {
+    pub limit: u32,
+    pub remaining: u32,
+    /// `Some(seconds)` when the request is over the limit.
+    pub retry_after: Option<u64>,
+}
+
+const SHARDS: usize = 16;
+
+pub struct RateLimiter {
+    limit: u32,
+    shards: Vec<Mutex<HashMap<UserId, (i64, u32)>>>,
+}
+
+impl RateLimiter {
+    pub fn new(limit: u32) -> Self {
+        Self { limit, shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+    }
+
+    /// Counts one request of `user` at `now`.
+    pub fn hit(&self, user: UserId, now: Timestamp) -> RateInfo {
+        let window = now.div_euclid(60);
+        let shard_index = usize::try_from(user.rem_euclid(SHARDS as i64)).unwrap_or(0);
+        let Some(shard) = self.shards.get(shard_index) else {
+            return RateInfo { limit: self.limit, remaining: self.limit, retry_after: None };
+        };
+        let mut map = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.len() > 50_000 {
+            map.retain(|_, (w, _)| *w == window);
+        }
+        let entry = map.entry(user).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+        let used = entry.1;
+        if used > self.limit {
+            let retry = (window + 1) * 60 - now;
+            RateInfo { limit: self.limit, remaining: 0, retry_after: Some(u64::try_from(retry.max(1)).unwrap_or(1)) }
+        } else {
+            RateInfo { limit: self.limit, remaining: self.limit - used, retry_after: None }
+        }
+    }
+}
+
+/// Where the authentication step leaves its [`RateInfo`] for the middleware to read.
+#[derive(Clone, Default)]
+pub struct RateSlot(pub Arc<OnceLock<RateInfo>>);
+
+/// Adds the rate-limit headers to authenticated responses.
+pub async fn rate_limit_headers(mut req: Request, next: Next) -> Response {
+    let slot = RateSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut response = next.run(req).await;
+    if let Some(info) = slot.0.get() {
+        let status = response.status();
+        if status.is_success() || status == axum::http::StatusCode::TOO_MANY_REQUESTS && info.retry_after.is_some() {
+            let h = response.headers_mut();
+            h.insert("x-rate-limit", HeaderValue::from(info.limit));
+            h.insert("x-rate-limit-remaining", HeaderValue::from(info.remaining));
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_per_user_per_minute_window() {
+        let rl = RateLimiter::new(3);
+        let t = 6000; // the start of a minute
+        assert_eq!(rl.hit(1, t).remaining, 2);
+        assert_eq!(rl.hit(1, t + 1).remaining, 1);
+        assert_eq!(rl.hit(2, t + 1).remaining, 2, "other users have their own count");
+        assert_eq!(rl.hit(1, t + 2).remaining, 0);
+        let over = rl.hit(1, t + 20);
+        assert_eq!((over.remaining, over.retry_after), (0, Some(40)));
+        assert_eq!(rl.hit(1, t + 60).remaining, 2, "a new window");
+    }
+}

@@ -13,5 +13,6 @@ mod auth;
 mod cli;
 mod expiry;
 mod pagination;
+mod security;
 mod sessions;
 mod accounts;

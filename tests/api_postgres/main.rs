@@ -21,5 +21,7 @@ mod cli;
 mod expiry;
 #[path = "../api/pagination.rs"]
 mod pagination;
+#[path = "../api/security.rs"]
+mod security;
 #[path = "../api/sessions.rs"]
 mod sessions;

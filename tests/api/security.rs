@@ -1,0 +1,168 @@
+//! SPEC §8 abuse limits: sign-in throttling [E-18] and the API rate limit [E-24].
+
+use crate::common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use sessiond::domain::Role;
+
+const ME: &str = "/api/v2/users/me";
+
+async fn fail_sign_in(app: &TestApp, email: &str) -> StatusCode {
+    app.sign_in_raw(email, "wrong password").await.status()
+}
+
+// [E-18] ten failures per 15 minutes per account, then 429 with Retry-After — even for the
+// right password — and the window rolls: it ends by itself.
+#[tokio::test]
+async fn ten_failures_throttle_the_account_until_the_window_rolls() {
+    let app = TestApp::spawn().await;
+    app.create_user("ada@example.com", Role::EndUser).await;
+    for i in 0..10 {
+        assert_eq!(fail_sign_in(&app, "ada@example.com").await, StatusCode::UNAUTHORIZED, "failure {i}");
+        app.clock.advance(1);
+    }
+    let r = app.sign_in_raw("ada@example.com", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: i64 = header(r.headers(), "retry-after").parse().expect("Retry-After seconds");
+    assert_eq!(retry, 15 * 60 - 10, "until the oldest failure leaves the window");
+    // Refused attempts do not count: hammering does not extend the lockout.
+    for _ in 0..20 {
+        assert_eq!(fail_sign_in(&app, "ada@example.com").await, StatusCode::TOO_MANY_REQUESTS);
+    }
+    app.clock.advance(retry - 1);
+    assert_eq!(app.sign_in_raw("ada@example.com", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.clock.advance(1);
+    assert_eq!(app.sign_in_raw("ada@example.com", PASSWORD).await.status(), StatusCode::CREATED);
+    // Other accounts were never affected.
+    app.create_user("bob@example.com", Role::EndUser).await;
+    assert_eq!(app.sign_in_raw("bob@example.com", PASSWORD).await.status(), StatusCode::CREATED);
+}
+
+// Throttling does not reveal whether an email exists: unknown emails throttle the same way.
+#[tokio::test]
+async fn unknown_emails_are_throttled_identically() {
+    let app = TestApp::spawn().await;
+    app.create_user("ada@example.com", Role::EndUser).await;
+    for _ in 0..10 {
+        fail_sign_in(&app, "ada@example.com").await;
+        fail_sign_in(&app, "ghost@example.com").await;
+    }
+    let known = app.sign_in_raw("ada@example.com", "x").await;
+    let unknown = app.sign_in_raw("ghost@example.com", "x").await;
+    assert_eq!(known.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(unknown.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(known.headers(), "retry-after"), header(unknown.headers(), "retry-after"));
+    assert_eq!(status_json(known).await.1, status_json(unknown).await.1);
+}
+
+// [E-18] failures count whether they came from the form, JSON sign-in or Basic auth.
+#[tokio::test]
+async fn form_json_and_basic_failures_share_one_count() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("ada@example.com", Role::EndUser).await;
+    let token = app.api_token(&user).await;
+    for i in 0..10 {
+        let status = match i % 3 {
+            0 => fail_sign_in(&app, "ada@example.com").await,
+            1 => app
+                .http
+                .post(app.url("/access/login"))
+                .form(&[("email", "ada@example.com"), ("password", "nope")])
+                .send()
+                .await
+                .expect("form")
+                .status(),
+            _ => app.with_auth(Method::GET, ME, &basic("ada@example.com", "nope")).await.status(),
+        };
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    // Now every password path answers 429 with Retry-After, the right password included.
+    let r = app.with_auth(Method::GET, ME, &basic("ada@example.com", PASSWORD)).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(!header(r.headers(), "retry-after").is_empty());
+    let r = app
+        .http
+        .post(app.url("/access/login"))
+        .form(&[("email", "ada@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("form");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(!header(r.headers(), "retry-after").is_empty());
+    assert!(r.text().await.expect("html").contains("Too many failed attempts"));
+    // Tokens are not passwords: the API token still works.
+    assert_eq!(app.with_auth(Method::GET, ME, &basic("ada@example.com/token", &token)).await.status(), StatusCode::OK);
+}
+
+// Concurrent wrong passwords admit no more failures than the limit.
+#[tokio::test]
+async fn parallel_wrong_passwords_admit_exactly_the_limit() {
+    let app = TestApp::spawn().await;
+    app.create_user("ada@example.com", Role::EndUser).await;
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let http = app.http.clone();
+        let url = app.url("/access/login");
+        tasks.push(tokio::spawn(async move {
+            http.post(url).json(&json!({"email": "ada@example.com", "password": "wrong"})).send().await.expect("send").status()
+        }));
+    }
+    let mut checked = 0;
+    for t in tasks {
+        match t.await.expect("join") {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(checked, 10);
+}
+
+// Per client address: at most 100 failures per 15 minutes, across accounts.
+#[tokio::test]
+async fn one_address_is_throttled_across_accounts() {
+    let app = TestApp::spawn().await;
+    for i in 0..100 {
+        // 10 accounts × 10 failures: no account is over its own limit before the address is.
+        let email = format!("user{}@example.com", i / 10);
+        assert_eq!(fail_sign_in(&app, &email).await, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    assert_eq!(fail_sign_in(&app, "fresh@example.com").await, StatusCode::TOO_MANY_REQUESTS);
+}
+
+// SPEC §8 rate limit: headers on every authenticated 2xx (never Retry-After), then 429 with
+// Retry-After and X-Rate-Limit-Remaining: 0; a new minute starts afresh.
+#[tokio::test]
+async fn api_rate_limit_headers_and_429() {
+    let app = TestApp::spawn_with(|c| c.rate_limit = 5).await;
+    let user = app.create_user("ada@example.com", Role::EndUser).await;
+    let token = app.api_token(&user).await;
+    let auth = basic("ada@example.com/token", &token);
+    app.clock.set(T0 - T0 % 60); // the start of a minute
+    for remaining in (1..=4).rev() {
+        let r = app.with_auth(Method::GET, ME, &auth).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(header(r.headers(), "x-rate-limit"), "5");
+        assert_eq!(header(r.headers(), "x-rate-limit-remaining"), remaining.to_string());
+        assert!(r.headers().get("retry-after").is_none());
+    }
+    // [E-24] a 404 for an authenticated caller counts too (the 5th request).
+    let r = app.with_auth(Method::GET, "/api/v2/users/me/session", &auth).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app.with_auth(Method::GET, ME, &auth).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(r.headers(), "x-rate-limit-remaining"), "0");
+    assert_eq!(header(r.headers(), "retry-after"), "60");
+    // Unauthenticated requests are not counted against anyone (and carry no rate headers).
+    let r = app.http.get(app.url(ME)).send().await.expect("anon");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().get("x-rate-limit").is_none());
+    // Other users have their own budget.
+    let bob = app.create_user("bob@example.com", Role::EndUser).await;
+    let bob_token = app.api_token(&bob).await;
+    assert_eq!(app.with_auth(Method::GET, ME, &basic("bob@example.com/token", &bob_token)).await.status(), StatusCode::OK);
+    app.clock.advance(60);
+    let r = app.with_auth(Method::GET, ME, &auth).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(r.headers(), "x-rate-limit-remaining"), "4");
+}

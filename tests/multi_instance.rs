@@ -202,3 +202,37 @@ async fn database_connection_loss_gives_503_then_recovers() {
     }
     assert!(!acknowledged.is_empty());
 }
+
+// SPEC §8 across instances: 200 parallel wrong passwords through two instances admit no
+// more failures than the limit (the counters live in the database, under a lock).
+#[tokio::test]
+async fn parallel_wrong_passwords_through_two_instances_admit_the_limit() {
+    let Some(db) = setup().await else { return };
+    let a = Server::start(&db.url);
+    let b = Server::start(&db.url);
+    let http = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let base = if i % 2 == 0 { a.base.clone() } else { b.base.clone() };
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            http.post(format!("{base}/access/login"))
+                .json(&json!({"email": "ada@example.com", "password": "wrong"}))
+                .send()
+                .await
+                .expect("send")
+                .status()
+        }));
+    }
+    let mut checked = 0;
+    for t in tasks {
+        match t.await.expect("join") {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(checked, 10, "failures admitted across both instances");
+    // The right password is refused too while throttled, on either instance.
+    assert!(sign_in(&http, &b.base, "ada@example.com").await.is_err());
+}

@@ -5,8 +5,10 @@
 use crate::AppState;
 use crate::api::auth::Principal;
 use crate::api::error::ApiError;
-use crate::api::{JsonBody, json_response};
+use crate::api::json_response;
+use crate::api::users::object_body;
 use crate::domain::SecuritySettings;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -35,23 +37,26 @@ pub async fn show(State(state): State<AppState>, principal: Principal) -> Result
     Ok(json_response(StatusCode::OK, &json!({ "security_settings": s })))
 }
 
-pub async fn update(
-    State(state): State<AppState>,
-    principal: Principal,
-    JsonBody(body): JsonBody<SettingsBody>,
-) -> Result<Response, ApiError> {
+pub async fn update(State(state): State<AppState>, principal: Principal, body: Body) -> Result<Response, ApiError> {
     principal.require_admin()?;
+    let body: SettingsBody = object_body(body, Some("security_settings")).await?;
     let p = body.security_settings;
     let current = state.store.security_settings().await?;
     let minutes = |field: &'static str, v: Option<i64>, old: i64| -> Result<i64, ApiError> {
         match v {
             None => Ok(old),
             Some(m) if (1..=MAX_MINUTES).contains(&m) => Ok(m),
-            Some(_) => Err(ApiError::invalid_field(field, &format!("{field} must be between 1 and {MAX_MINUTES} minutes"))),
+            Some(_) => {
+                Err(ApiError::invalid_field(field, &format!("{field} must be between 1 and {MAX_MINUTES} minutes")))
+            }
         }
     };
     let next = SecuritySettings {
-        agent_session_timeout: minutes("agent_session_timeout", p.agent_session_timeout, current.agent_session_timeout)?,
+        agent_session_timeout: minutes(
+            "agent_session_timeout",
+            p.agent_session_timeout,
+            current.agent_session_timeout,
+        )?,
         end_user_session_timeout: minutes(
             "end_user_session_timeout",
             p.end_user_session_timeout,

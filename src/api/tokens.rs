@@ -4,7 +4,8 @@
 use crate::AppState;
 use crate::api::auth::{Principal, parse_id};
 use crate::api::error::ApiError;
-use crate::api::{JsonBody, json_response, no_content, parse_json, read_body};
+use crate::api::users::{object_body, parse_object};
+use crate::api::{json_response, no_content, read_body};
 use crate::domain::secret::new_secret;
 use crate::domain::time::{format_timestamp, parse_timestamp};
 use crate::store::{ApiToken, OAuthToken};
@@ -45,8 +46,11 @@ pub async fn create_api_token(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(body).await?;
-    let parsed: NewApiTokenBody =
-        if bytes.iter().all(u8::is_ascii_whitespace) { NewApiTokenBody::default() } else { parse_json(&bytes)? };
+    let parsed: NewApiTokenBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        NewApiTokenBody::default()
+    } else {
+        parse_object(&bytes, Some("api_token"))?
+    };
     let description = parsed.api_token.and_then(|t| t.description).unwrap_or_default();
     let description = description.trim().to_owned();
     if description.chars().count() > MAX_DESCRIPTION || description.chars().any(char::is_control) {
@@ -56,10 +60,13 @@ pub async fn create_api_token(
         ));
     }
     let secret = new_secret();
-    let token = state.store.create_api_token(principal.user.id, &description, &secret.digest, state.clock.now()).await?;
+    let token =
+        state.store.create_api_token(principal.user.id, &description, &secret.digest, state.clock.now()).await?;
     tracing::info!(event = "api_token_created", token_id = token.id, user_id = principal.user.id);
     let mut body = api_token_json(&token);
-    body["token"] = json!(secret.plaintext);
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert("token".into(), json!(secret.plaintext));
+    }
     Ok(no_store(json_response(StatusCode::CREATED, &json!({ "api_token": body }))))
 }
 
@@ -112,9 +119,10 @@ fn oauth_token_json(t: &OAuthToken) -> Value {
 pub async fn create_oauth_token(
     State(state): State<AppState>,
     principal: Principal,
-    JsonBody(body): JsonBody<NewOAuthTokenBody>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
+    let body: NewOAuthTokenBody = object_body(body, Some("token")).await?;
     let t = body.token;
     let mut scopes: Vec<String> = Vec::new();
     for s in &t.scopes {
@@ -139,10 +147,13 @@ pub async fn create_oauth_token(
         return Err(ApiError::invalid_field("user_id", "user_id does not name a user"));
     }
     let secret = new_secret();
-    let token = state.store.create_oauth_token(t.user_id, &scopes, &secret.digest, state.clock.now(), expires_at).await?;
+    let token =
+        state.store.create_oauth_token(t.user_id, &scopes, &secret.digest, state.clock.now(), expires_at).await?;
     tracing::info!(event = "oauth_token_created", token_id = token.id, user_id = t.user_id, by = principal.user.id);
     let mut body = oauth_token_json(&token);
-    body["full_token"] = json!(secret.plaintext);
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert("full_token".into(), json!(secret.plaintext));
+    }
     Ok(no_store(json_response(StatusCode::CREATED, &json!({ "token": body }))))
 }
 

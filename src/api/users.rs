@@ -6,16 +6,40 @@ use crate::AppState;
 use crate::api::auth::{Carrier, Principal, check_password};
 use crate::api::error::ApiError;
 use crate::api::wire::UserJson;
-use crate::api::{JsonBody, base_url, json_response};
+use crate::api::{base_url, json_response, parse_json, read_body};
 use crate::domain::secret::masked_csrf_token;
 use crate::domain::user::{validate_name, validate_password};
 use crate::domain::{Email, Role, User};
 use crate::store::{NewUser, StoreError, UserPatch};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+
+/// Reads a JSON request body into `T`, after the handler has authorized the caller, so a
+/// non-admin learns nothing about bodies and always gets the role-403 [E-3] [E-12].
+/// The top level, and the `envelope` object inside it when named, must be JSON objects:
+/// serde would otherwise accept an array for a struct (`["x"]` as a password body) [E-4].
+pub(crate) async fn object_body<T: DeserializeOwned>(body: Body, envelope: Option<&str>) -> Result<T, ApiError> {
+    parse_object(&read_body(body).await?, envelope)
+}
+
+/// [`object_body`] for a body already read.
+pub(crate) fn parse_object<T: DeserializeOwned>(bytes: &[u8], envelope: Option<&str>) -> Result<T, ApiError> {
+    let value: Value = parse_json(bytes)?;
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::InvalidJson("the request body must be a JSON object".into()));
+    };
+    if let Some(key) = envelope
+        && object.get(key).is_some_and(|inner| !inner.is_object() && !inner.is_null())
+    {
+        return Err(ApiError::InvalidJson(format!("`{key}` must be a JSON object")));
+    }
+    T::deserialize(value).map_err(|e| ApiError::InvalidJson(e.to_string()))
+}
 
 /// Collects per-field validation errors into one 422 `RecordInvalid`.
 #[derive(Default)]
@@ -23,7 +47,10 @@ struct Invalid(Map<String, Value>);
 
 impl Invalid {
     fn add(&mut self, field: &str, message: &str) {
-        self.0.insert(field.to_owned(), json!([{ "description": format!("{field} {message}"), "error": "InvalidValue" }]));
+        self.0.insert(
+            field.to_owned(),
+            json!([{ "description": format!("{field} {message}"), "error": "InvalidValue" }]),
+        );
     }
     fn check<T>(&mut self, field: &str, r: Result<T, &'static str>) -> Option<T> {
         r.map_err(|m| self.add(field, m)).ok()
@@ -61,9 +88,10 @@ pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<CreateUserBody>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
+    let body: CreateUserBody = object_body(body, Some("user")).await?;
     let u = body.user;
     let mut invalid = Invalid::default();
     let name = invalid.check("name", validate_name(&u.name));
@@ -114,7 +142,9 @@ pub async fn show(
     if let (Carrier::Session { csrf_secret, .. }, true) = (&principal.carrier, id == principal.user.id) {
         let secret: [u8; 32] =
             csrf_secret.as_slice().try_into().map_err(|_| ApiError::Internal("bad CSRF secret length".into()))?;
-        body["authenticity_token"] = json!(masked_csrf_token(&secret));
+        if let Some(fields) = body.as_object_mut() {
+            fields.insert("authenticity_token".into(), json!(masked_csrf_token(&secret)));
+        }
         sensitive = true;
     }
     let mut response = json_response(StatusCode::OK, &json!({ "user": body }));
@@ -147,10 +177,11 @@ pub async fn update(
     principal: Principal,
     Path(user): Path<String>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<UpdateUserBody>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
     let id = principal.target_user(&user)?;
+    let body: UpdateUserBody = object_body(body, Some("user")).await?;
     let u = body.user;
     let mut invalid = Invalid::default();
     let name = u.name.as_deref().and_then(|n| invalid.check("name", validate_name(n)));
@@ -178,9 +209,10 @@ pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,
     Path(user): Path<String>,
-    JsonBody(body): JsonBody<PasswordBody>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let id = principal.target_user(&user)?;
+    let body: PasswordBody = object_body(body, None).await?;
     let is_self = id == principal.user.id;
     let mut invalid = Invalid::default();
     invalid.check("password", validate_password(&body.password));

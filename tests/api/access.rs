@@ -112,7 +112,9 @@ async fn wrong_password_and_unknown_email_look_the_same() {
         unknown_time += t.elapsed();
     }
     let ratio = unknown_time.as_secs_f64() / known_time.as_secs_f64();
-    assert!((0.5..2.0).contains(&ratio), "unknown/known timing ratio {ratio:.2}");
+    // Generous bounds (the machine may be busy): skipping the hash for unknown emails would
+    // make the ratio near 0.05.
+    assert!((0.33..3.0).contains(&ratio), "unknown/known timing ratio {ratio:.2}");
 }
 
 // The HTML form: success is a 303 to return_to (relative only) with the cookie.

@@ -148,18 +148,26 @@ pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     })
 }
 
-/// A JSON request body of type `T`: 413 over the limit, 400 `InvalidJSON` when it is not
-/// JSON or not the expected shape [E-4]. Runs after authentication (it must be the last
-/// extractor), so unauthenticated callers learn nothing about bodies.
-pub struct JsonBody<T>(pub T);
+/// Reads a JSON request body into `T`, after the handler has authorized the caller, so a
+/// non-admin learns nothing about bodies and always gets the role-403 [E-3] [E-12].
+/// The top level, and the `envelope` object inside it when named, must be JSON objects:
+/// serde would otherwise accept an array for a struct (`["x"]` as a password body) [E-4].
+pub async fn object_body<T: DeserializeOwned>(body: Body, envelope: Option<&str>) -> Result<T, ApiError> {
+    parse_object(&read_body(body).await?, envelope)
+}
 
-impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = read_body(req.into_body()).await?;
-        parse_json(&bytes).map(JsonBody)
+/// [`object_body`] for a body already read.
+pub fn parse_object<T: DeserializeOwned>(bytes: &[u8], envelope: Option<&str>) -> Result<T, ApiError> {
+    let value: serde_json::Value = parse_json(bytes)?;
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::InvalidJson("the request body must be a JSON object".into()));
+    };
+    if let Some(key) = envelope
+        && object.get(key).is_some_and(|inner| !inner.is_object() && !inner.is_null())
+    {
+        return Err(ApiError::InvalidJson(format!("`{key}` must be a JSON object")));
     }
+    T::deserialize(value).map_err(|e| ApiError::InvalidJson(e.to_string()))
 }
 
 /// Parses a JSON body into `T`, answering 400 `InvalidJSON` with what is wrong [E-4].

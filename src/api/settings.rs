@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::api::auth::Principal;
 use crate::api::error::ApiError;
 use crate::api::json_response;
-use crate::api::users::object_body;
+use crate::api::object_body;
 use crate::domain::SecuritySettings;
 use axum::body::Body;
 use axum::extract::State;

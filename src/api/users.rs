@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::api::auth::{Carrier, Principal, check_password};
 use crate::api::error::ApiError;
 use crate::api::wire::UserJson;
-use crate::api::{base_url, json_response, parse_json, read_body};
+use crate::api::{base_url, json_response, object_body};
 use crate::domain::secret::masked_csrf_token;
 use crate::domain::user::{validate_name, validate_password};
 use crate::domain::{Email, Role, User};
@@ -16,30 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
-
-/// Reads a JSON request body into `T`, after the handler has authorized the caller, so a
-/// non-admin learns nothing about bodies and always gets the role-403 [E-3] [E-12].
-/// The top level, and the `envelope` object inside it when named, must be JSON objects:
-/// serde would otherwise accept an array for a struct (`["x"]` as a password body) [E-4].
-pub(crate) async fn object_body<T: DeserializeOwned>(body: Body, envelope: Option<&str>) -> Result<T, ApiError> {
-    parse_object(&read_body(body).await?, envelope)
-}
-
-/// [`object_body`] for a body already read.
-pub(crate) fn parse_object<T: DeserializeOwned>(bytes: &[u8], envelope: Option<&str>) -> Result<T, ApiError> {
-    let value: Value = parse_json(bytes)?;
-    let Some(object) = value.as_object() else {
-        return Err(ApiError::InvalidJson("the request body must be a JSON object".into()));
-    };
-    if let Some(key) = envelope
-        && object.get(key).is_some_and(|inner| !inner.is_object() && !inner.is_null())
-    {
-        return Err(ApiError::InvalidJson(format!("`{key}` must be a JSON object")));
-    }
-    T::deserialize(value).map_err(|e| ApiError::InvalidJson(e.to_string()))
-}
 
 /// Collects per-field validation errors into one 422 `RecordInvalid`.
 #[derive(Default)]

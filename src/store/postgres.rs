@@ -22,6 +22,8 @@ pub struct PgStore {
 /// "unavailable" (503, retry); everything else is a real error.
 fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
+        // The user went away between a check and a write (a concurrent delete).
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::Conflict("user_id"),
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             if db.constraint().is_some_and(|c| c.contains("email")) || db.message().contains("email") {
                 StoreError::Conflict("email")

@@ -21,6 +21,8 @@ pub struct SqliteStore {
 
 fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
+        // The user went away between a check and a write (a concurrent delete).
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::Conflict("user_id"),
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             let msg = db.message();
             if msg.contains("email") { StoreError::Conflict("email") } else { StoreError::Conflict("token") }

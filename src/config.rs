@@ -24,6 +24,11 @@ pub struct Config {
     /// Seconds between sweeps of ended sessions, and rows deleted per sweep statement.
     pub sweep_interval: u64,
     pub sweep_batch: u32,
+    /// Milliseconds a client has to send a request's headers; also how long an idle
+    /// keep-alive connection stays open.
+    pub header_timeout_ms: u64,
+    /// Milliseconds a request may take from headers received to response.
+    pub request_timeout_ms: u64,
     /// Argon2id memory cost (KiB) and passes for new password hashes.
     pub argon2_m_cost: u32,
     pub argon2_t_cost: u32,
@@ -41,6 +46,8 @@ impl Default for Config {
             rate_limit: 700,
             sweep_interval: 60,
             sweep_batch: 1000,
+            header_timeout_ms: 15_000,
+            request_timeout_ms: 30_000,
             argon2_m_cost: 19 * 1024,
             argon2_t_cost: 2,
         }

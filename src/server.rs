@@ -2,25 +2,80 @@
 
 use crate::AppState;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish and closes the store (which flushes and checkpoints).
+/// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, lets
+/// in-flight requests finish (up to 30 s) and closes the store.
+///
+/// The connection loop is hyper's own (not `axum::serve`) so that slow clients cannot pin
+/// the server: request headers must arrive within `header_timeout` — which also closes
+/// idle keep-alive connections — and are limited in size (431 beyond).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use tower::ServiceExt as _;
+
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let app = crate::api::app(state.clone());
-    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-    let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(state.config.header_timeout_ms.max(1)))
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder.http2().timer(TokioTimer::new()).max_header_list_size(MAX_HEADER_BYTES as u32);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let service = tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let mut req = req.map(axum::body::Body::new);
+                    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    app.clone().oneshot(req)
+                });
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service))
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(30)) => {
+            tracing::warn!("in-flight requests did not finish within 30 s; closing anyway");
+        }
+    }
     sweeper.abort();
     state.store.close().await;
-    result
+    Ok(())
 }
+
+/// Largest request head (request line and headers) we read; beyond it hyper answers 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Deletes ended sessions in bounded batches, forever. Ended sessions already stop
 /// authenticating and vanish from lists at once; this only reclaims their rows.

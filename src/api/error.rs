@@ -36,6 +36,8 @@ pub enum ApiError {
     PayloadTooLarge,
     /// 429: throttled; retry after this many seconds.
     TooManyRequests { retry_after: u64 },
+    /// 408: the request took longer than the request timeout.
+    RequestTimeout,
     /// 503: the database cannot be reached.
     Unavailable,
     /// 500: a bug or a broken database. The detail goes to the log, never to the client.
@@ -66,6 +68,7 @@ impl ApiError {
             ApiError::RecordInvalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -103,6 +106,9 @@ impl ApiError {
             }
             ApiError::TooManyRequests { .. } => {
                 json!({ "error": "TooManyRequests", "description": "Too many requests; retry later" })
+            }
+            ApiError::RequestTimeout => {
+                json!({ "error": "RequestTimeout", "description": "The request took too long and was abandoned" })
             }
             ApiError::Unavailable => json!({
                 "error": "DatabaseUnavailable", "description": "The database is unavailable; retry shortly"

@@ -40,6 +40,7 @@ pub struct OriginalPath(pub String);
 pub type App = MapRequest<Router, fn(Request) -> Request>;
 
 pub fn app(state: AppState) -> App {
+    let request_timeout = std::time::Duration::from_millis(state.config.request_timeout_ms.max(1));
     let api = Router::new()
         .route("/api/v2/sessions", get(sessions::list_all))
         .route("/api/v2/sessions/destroy_many", axum::routing::delete(sessions::destroy_many))
@@ -64,6 +65,11 @@ pub fn app(state: AppState) -> App {
         .method_not_allowed_fallback(|| async { ApiError::InvalidEndpoint })
         .with_state(state)
         .layer(axum::middleware::from_fn(limits::rate_limit_headers))
+        .layer(axum::middleware::from_fn(move |req: Request, next: axum::middleware::Next| async move {
+            tokio::time::timeout(request_timeout, next.run(req))
+                .await
+                .unwrap_or_else(|_| ApiError::RequestTimeout.into_response())
+        }))
         // Layers, outermost last: credentials are never recorded by the trace.
         .layer(
             TraceLayer::new_for_http()

@@ -46,17 +46,27 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
+                let header_timeout = Duration::from_millis(state.config.header_timeout_ms.max(1));
                 let service = tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let mut req = req.map(axum::body::Body::new);
                     req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                     app.clone().oneshot(req)
                 });
-                let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service))
-                    .into_owned();
-                let conn = graceful.watch(conn);
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    // A connection that sends nothing at all is closed too (hyper's header
+                    // timer starts with the first byte; protocol detection would wait forever).
+                    let mut first = [0u8; 1];
+                    match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
+                        Ok(Ok(n)) if n > 0 => {}
+                        _ => return,
+                    }
+                    let conn = builder.serve_connection_with_upgrades(
+                        TokioIo::new(stream),
+                        hyper_util::service::TowerToHyperService::new(service),
+                    );
+                    let _ = watcher.watch(conn.into_owned()).await;
                 });
             }
             () = &mut shutdown => break,

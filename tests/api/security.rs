@@ -166,3 +166,75 @@ async fn api_rate_limit_headers_and_429() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header(r.headers(), "x-rate-limit-remaining"), "4");
 }
+
+// SPEC §8 limits: a client that sends its headers too slowly is cut off, so slow clients
+// cannot pin the server.
+#[tokio::test]
+async fn slow_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|c| c.header_timeout_ms = 300).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    stream.write_all(b"GET /api/v2/users/me HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    // The server closes the connection (possibly after a 408) instead of waiting forever.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "connection still open after 5 s");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let text = String::from_utf8_lossy(&buf);
+    assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    // A connection that sends nothing is closed the same way…
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), idle.read_to_end(&mut Vec::new())).await;
+    assert!(read.is_ok(), "silent connection still open after 5 s");
+    // …and so is a keep-alive connection left idle after a complete request.
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    kept.write_all(b"GET /access/login HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+    let mut all = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), kept.read_to_end(&mut all)).await;
+    assert!(read.is_ok(), "idle keep-alive connection still open after 5 s");
+    assert!(String::from_utf8_lossy(&all).starts_with("HTTP/1.1 200"));
+}
+
+// SPEC §8 limits: huge headers are refused (431) and bodies over 64 KiB get 413 JSON.
+#[tokio::test]
+async fn oversized_headers_and_bodies_are_refused() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("ada@example.com", Role::EndUser).await;
+    let token = app.api_token(&user).await;
+    let r = app
+        .http
+        .get(app.url(ME))
+        .header("authorization", basic("ada@example.com/token", &token))
+        .header("x-padding", "p".repeat(40 * 1024))
+        .send()
+        .await;
+    match r {
+        Ok(r) => assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+        Err(e) => assert!(e.is_request() || e.is_connect() || e.to_string().contains("closed"), "{e}"),
+    }
+    let r = app
+        .http
+        .post(app.url("/api/v2/api_tokens"))
+        .header("authorization", basic("ada@example.com/token", &token))
+        .header("content-type", "application/json")
+        .body(format!("{{\"api_token\":{{\"description\":\"{}\"}}}}", "d".repeat(65 * 1024)))
+        .send()
+        .await
+        .expect("send");
+    let (status, body) = status_json(r).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error"], "PayloadTooLarge");
+    // Just under the limit is read (and refused for its content, not its size).
+    let r = app
+        .http
+        .post(app.url("/api/v2/api_tokens"))
+        .header("authorization", basic("ada@example.com/token", &token))
+        .header("content-type", "application/json")
+        .body(format!("{{\"api_token\":{{\"description\":\"{}\"}}}}", "d".repeat(60 * 1024)))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -11,6 +11,7 @@ use crate::domain::secret::{SECRET_BYTES, masked_csrf_token, random_bytes};
 use crate::domain::{Session, UserId};
 use crate::store::{Keyset, Position, Scope, Sort};
 use axum::Extension;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -32,11 +33,12 @@ pub async fn list_all(
 pub async fn list_for_user(
     State(state): State<AppState>,
     principal: Principal,
-    Path(user): Path<String>,
+    user: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     Extension(OriginalPath(path)): Extension<OriginalPath>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let Path(user) = path_segments(user)?;
     let user_id = existing_target(&state, &principal, &user).await?;
     list(&state, Scope::User(user_id), query.as_deref(), &path, &headers).await
 }
@@ -45,9 +47,10 @@ pub async fn list_for_user(
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
-    Path((user, session)): Path<(String, String)>,
+    segments: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let Path((user, session)) = path_segments(segments)?;
     let user_id = principal.target_user(&user)?;
     let session = live_session_of(&state, user_id, &session).await?;
     let base = base_url(&state.config, &headers);
@@ -102,8 +105,9 @@ pub async fn logout_me(State(state): State<AppState>, principal: Principal) -> R
 pub async fn delete_one(
     State(state): State<AppState>,
     principal: Principal,
-    Path((user, session)): Path<(String, String)>,
+    segments: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path((user, session)) = path_segments(segments)?;
     let user_id = principal.target_user(&user)?;
     let session = live_session_of(&state, user_id, &session).await?;
     if state.store.delete_sessions(&[session.id], Some(user_id)).await? == 0 {
@@ -124,8 +128,9 @@ pub async fn delete_one(
 pub async fn delete_all_for_user(
     State(state): State<AppState>,
     principal: Principal,
-    Path(user): Path<String>,
+    user: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(user) = path_segments(user)?;
     let user_id = existing_target(&state, &principal, &user).await?;
     let n = state.store.delete_sessions_of_users(&[user_id]).await?;
     tracing::info!(event = "session_revoked", reason = "bulk", count = n, user_id, by = principal.user.id);
@@ -186,6 +191,12 @@ pub fn parse_ids(query: Option<&str>) -> Result<Vec<i64>, ApiError> {
         }
     }
     Ok(ids)
+}
+
+/// Path segments that cannot even be decoded (e.g. `%FF`, not UTF-8) are ids that name
+/// nothing: 404 `RecordNotFound`, like any other non-numeric id [C-28].
+fn path_segments<T>(extracted: Result<Path<T>, PathRejection>) -> Result<Path<T>, ApiError> {
+    extracted.map_err(|_| ApiError::RecordNotFound)
 }
 
 /// Resolves the `{user_id}` segment and, when it names someone else, checks they exist.

@@ -30,6 +30,7 @@ pub struct Inner {
     pub clock: SharedClock,
     pub hasher: PasswordHasherConfig,
     pub rate: api::limits::RateLimiter,
+    pub activity: api::activity::ActivityGate,
 }
 
 impl std::ops::Deref for AppState {
@@ -43,7 +44,7 @@ impl AppState {
     pub fn new(config: Config, store: SharedStore, clock: SharedClock) -> Result<Self, String> {
         let hasher = PasswordHasherConfig::new(config.argon2_m_cost, config.argon2_t_cost)?;
         let rate = api::limits::RateLimiter::new(config.rate_limit);
-        Ok(Self(Arc::new(Inner { config, store, clock, hasher, rate })))
+        Ok(Self(Arc::new(Inner { config, store, clock, hasher, rate, activity: Default::default() })))
     }
 
     /// Hashes a password on a blocking thread, off the async workers.

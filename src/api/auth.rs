@@ -191,11 +191,17 @@ pub async fn session_for_token(state: &AppState, token: &str) -> Result<Option<(
         return Ok(None);
     };
     let policy = state.expiry(settings);
-    if user.suspended || !policy.is_alive(&auth.session, user.role) {
+    if user.suspended {
+        return Ok(None);
+    }
+    if !policy.is_alive(&auth.session, user.role) {
+        // Ended: delete it now, so that no later settings change can bring it back.
+        state.store.delete_session(auth.session.id).await?;
+        tracing::info!(event = "session_revoked", reason = "expiry", session_id = auth.session.id, user_id = user.id);
         return Ok(None);
     }
     let mut session = auth.session;
-    if policy.now.saturating_sub(session.last_seen_at) >= state.config.activity_resolution {
+    if state.activity.claim(session.id, session.last_seen_at, policy.now, state.config.activity_resolution) {
         state.store.touch_session(session.id, policy.now).await?;
         session.last_seen_at = session.last_seen_at.max(policy.now);
     }

@@ -1,6 +1,7 @@
 //! The HTTP edge: routing, the request pipeline, and the helpers every handler shares.
 
 pub mod access;
+pub mod activity;
 pub mod auth;
 pub mod error;
 pub mod limits;

@@ -73,7 +73,11 @@ pub async fn show_current(
 pub async fn renew(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
     let token = match &principal.carrier {
         crate::api::auth::Carrier::Session { session, csrf_secret } => {
-            state.store.touch_session(session.id, state.clock.now()).await?;
+            // Renew is activity, recorded at once [E-15] (unless authentication just did).
+            let now = state.clock.now();
+            if session.last_seen_at < now {
+                state.store.touch_session(session.id, now).await?;
+            }
             let secret: [u8; SECRET_BYTES] =
                 csrf_secret.as_slice().try_into().map_err(|_| ApiError::Internal("bad CSRF secret length".into()))?;
             masked_csrf_token(&secret)

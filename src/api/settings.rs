@@ -71,6 +71,9 @@ pub async fn update(State(state): State<AppState>, principal: Principal, body: B
             .maximum_session_duration_enabled
             .unwrap_or(current.maximum_session_duration_enabled),
     };
+    // Delete the sessions that have ended under the old settings first: a longer timeout
+    // must not bring an ended session back.
+    crate::server::sweep_once(&state).await?;
     state.store.put_security_settings(next).await?;
     tracing::info!(event = "security_settings_changed", by = principal.user.id, settings = ?next);
     Ok(json_response(StatusCode::OK, &json!({ "security_settings": next })))

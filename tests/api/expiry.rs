@@ -335,14 +335,8 @@ async fn last_seen_at_is_written_at_most_once_per_resolution() {
 }
 
 // [C-42] the sequential first request is not needed: a burst arriving all at once, when the
-// stored value has just gone stale, still writes at most once.
-//
-// OPEN: fails today (typically 30-50 writes for 50 requests). `session_for_token` in
-// src/api/auth.rs reads a stale `last_seen_at` in every concurrent request and each one
-// then issues its own `touch_session`. The fix belongs in auth.rs (e.g. an in-process
-// per-session "last touched" gate so only one request per resolution writes); un-ignore
-// this test once it is there.
-#[ignore = "open bug: concurrent requests each write last_seen_at (src/api/auth.rs session_for_token)"]
+// stored value has just gone stale, still writes at most once (the activity gate of
+// src/api/activity.rs; without it 50 requests wrote 30-50 times).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_concurrent_burst_writes_last_seen_at_at_most_once() {
     let app = TestApp::spawn().await;
@@ -468,4 +462,36 @@ async fn sweeper_deletes_ended_sessions_in_bounded_batches() {
     let left = all_ids(&app, &admin).await.len();
     assert_eq!(left, 0, "every agent session idle, the end user idle past 480 min");
     assert_eq!(sessiond::server::sweep_once(&app.state).await.expect("sweep"), 3);
+}
+
+// Nothing is resurrected: a session that ended under the old settings stays ended when an
+// admin raises the timeout (ended sessions are deleted before the change applies, and a
+// refused cookie's session is deleted at once).
+#[tokio::test]
+async fn raising_a_timeout_does_not_bring_ended_sessions_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    app.create_user("agent@example.com", Role::Agent).await;
+    let untouched = app.sign_in("agent@example.com").await;
+    let refused = app.sign_in("agent@example.com").await;
+    app.clock.advance(60 * 60 + 60 + 1);
+    assert_401_a(app.me_session(&refused).await).await;
+    let r = app
+        .http
+        .put(app.url("/api/v2/security_settings"))
+        .header("authorization", basic(&admin.email, PASSWORD))
+        .json(&serde_json::json!({"security_settings": {"agent_session_timeout": 20160}}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert_401_a(app.me_session(&untouched).await).await;
+    assert_401_a(app.me_session(&refused).await).await;
+    for b in [&untouched, &refused] {
+        assert!(app.state.store.session_by_id(b.session_id).await.expect("read").is_none());
+    }
+    // A session signed in now lives by the new, longer timeout.
+    let fresh = app.sign_in("agent@example.com").await;
+    app.clock.advance(2 * 60 * 60);
+    assert_eq!(app.me_session(&fresh).await.status(), reqwest::StatusCode::OK);
 }

@@ -208,6 +208,36 @@ pub async fn session_for_token(state: &AppState, token: &str) -> Result<Option<(
     Ok(Some((user, session, auth.csrf_secret)))
 }
 
+/// The state-changing GETs Zendesk defines (renew, GET logout) cannot carry a CSRF token,
+/// so when authenticated by cookie they refuse cross-site browser requests: a
+/// `Sec-Fetch-Site: cross-site`, or an `Origin` other than our own.
+pub fn refuse_cross_site(principal: &Principal, headers: &HeaderMap, our_base: &str) -> Result<(), ApiError> {
+    if !matches!(principal.carrier, Carrier::Session { .. }) {
+        return Ok(());
+    }
+    let fetch_site = headers.get("sec-fetch-site").map(|v| v.to_str().unwrap_or("cross-site"));
+    if fetch_site.is_some_and(|v| v.eq_ignore_ascii_case("cross-site")) {
+        return Err(ApiError::InvalidAuthenticityToken);
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ours = origin_of(our_base);
+        let theirs = origin.to_str().unwrap_or("").trim_end_matches('/');
+        if !theirs.eq_ignore_ascii_case(ours) {
+            return Err(ApiError::InvalidAuthenticityToken);
+        }
+    }
+    Ok(())
+}
+
+/// `scheme://host[:port]` of a base URL that may carry a path.
+fn origin_of(base: &str) -> &str {
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    match base.get(after_scheme..).and_then(|rest| rest.find('/')) {
+        Some(slash) => base.get(..after_scheme + slash).unwrap_or(base),
+        None => base,
+    }
+}
+
 /// May this authenticated caller use this method? OAuth: GET needs `read`, every other
 /// method `write` [C-11] [E-13]. Cookie: writes need a valid `X-CSRF-Token` [C-12].
 pub fn authorize_method(principal: &Principal, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -419,6 +449,12 @@ mod tests {
             HeaderValue::from_bytes(b"sessiond_session=\xff").unwrap_or(HeaderValue::from_static("")),
         );
         assert_eq!(session_cookie(&h, "sessiond_session"), None);
+    }
+
+    #[test]
+    fn origins_of_base_urls() {
+        assert_eq!(origin_of("https://s.example.com/auth"), "https://s.example.com");
+        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! logout, and the admin bulk operations.
 
 use crate::AppState;
-use crate::api::auth::{Principal, parse_id};
+use crate::api::auth::{Principal, parse_id, refuse_cross_site};
 use crate::api::error::ApiError;
 use crate::api::pagination::{ListRequest, RawParams, encode_cursor, encode_query_value, query_pairs};
 use crate::api::wire::{SessionJson, single_session};
@@ -70,7 +70,12 @@ pub async fn show_current(
 
 /// GET /api/v2/users/me/session/renew — a fresh authenticity token; for a session caller
 /// it is also activity, recorded at once [C-17] [E-15].
-pub async fn renew(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
+pub async fn renew(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    refuse_cross_site(&principal, &headers, &base_url(&state.config, &headers))?;
     let token = match &principal.carrier {
         crate::api::auth::Carrier::Session { session, csrf_secret } => {
             // Renew is activity, recorded at once [E-15] (unless authentication just did).
@@ -92,7 +97,12 @@ pub async fn renew(State(state): State<AppState>, principal: Principal) -> Resul
 
 /// DELETE (and GET) /api/v2/users/me/logout — ends the cookie's session only; no effect
 /// for header-authenticated callers [C-19].
-pub async fn logout_me(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
+pub async fn logout_me(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    refuse_cross_site(&principal, &headers, &base_url(&state.config, &headers))?;
     if let Some(session) = principal.current_session() {
         state.store.delete_session(session.id).await?;
         tracing::info!(

@@ -238,3 +238,58 @@ async fn oversized_headers_and_bodies_are_refused() {
         .expect("send");
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+// Issue 6 CSRF: the state-changing GETs (renew, GET logout) refuse cross-site browser
+// requests when authenticated by cookie; same-site ones and header callers are fine.
+#[tokio::test]
+async fn cross_site_renew_and_logout_are_refused() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("ada@example.com", Role::EndUser).await;
+    let token = app.api_token(&user).await;
+    let b = app.sign_in("ada@example.com").await;
+    let csrf_403 = json!({"error":{"title":"Forbidden","message":"Invalid authenticity token"}});
+    for path in ["/api/v2/users/me/session/renew", "/api/v2/users/me/logout"] {
+        for (name, value) in [
+            ("sec-fetch-site", "cross-site".to_owned()),
+            ("origin", "https://evil.example".to_owned()),
+            ("origin", "null".to_owned()),
+        ] {
+            let r = app.http.get(app.url(path)).header("cookie", &b.cookie).header(name, value.clone()).send().await.expect("send");
+            let (status, body) = status_json(r).await;
+            assert_eq!((status, body), (StatusCode::FORBIDDEN, csrf_403.clone()), "{path} {name}: {value}");
+        }
+        // The session survived every refused attempt.
+        assert_eq!(app.me_session(&b).await.status(), StatusCode::OK);
+        // Header-authenticated callers are not browsers: no such rule.
+        let r = app
+            .http
+            .get(app.url(path))
+            .header("authorization", basic("ada@example.com/token", &token))
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .expect("send");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+    // Same-origin browser requests work.
+    let r = app
+        .http
+        .get(app.url("/api/v2/users/me/session/renew"))
+        .header("cookie", &b.cookie)
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", app.base.clone())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .http
+        .get(app.url("/api/v2/users/me/logout"))
+        .header("cookie", &b.cookie)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_401_a(app.me_session(&b).await).await;
+}

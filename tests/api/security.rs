@@ -293,3 +293,79 @@ async fn cross_site_renew_and_logout_are_refused() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_401_a(app.me_session(&b).await).await;
 }
+
+/// Every value stored in the database, as text, in the forms a thief might try.
+async fn dump_database(app: &TestApp) -> Vec<String> {
+    use base64::Engine;
+    use sqlx::{Column, Row};
+    let tables = ["users", "sessions", "api_tokens", "oauth_tokens", "sign_in_failures", "security_settings"];
+    let mut values = Vec::new();
+    let mut push_bytes = |values: &mut Vec<String>, b: Vec<u8>| {
+        values.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&b));
+        values.push(b.iter().map(|x| format!("{x:02x}")).collect());
+        values.push(String::from_utf8_lossy(&b).into_owned());
+    };
+    match crate::ENGINE {
+        crate::support::Engine::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&app.db.url).await.expect("connect");
+            for t in tables {
+                for row in sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {t}"))).fetch_all(&pool).await.expect("dump") {
+                    for i in 0..row.columns().len() {
+                        if let Ok(Some(s)) = row.try_get::<Option<String>, _>(i) {
+                            values.push(s);
+                        } else if let Ok(Some(b)) = row.try_get::<Option<Vec<u8>>, _>(i) {
+                            push_bytes(&mut values, b);
+                        }
+                    }
+                }
+            }
+        }
+        crate::support::Engine::Postgres => {
+            let pool = sqlx::PgPool::connect(&app.db.url).await.expect("connect");
+            for t in tables {
+                for row in sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {t}"))).fetch_all(&pool).await.expect("dump") {
+                    for i in 0..row.columns().len() {
+                        if let Ok(Some(s)) = row.try_get::<Option<String>, _>(i) {
+                            values.push(s);
+                        } else if let Ok(Some(b)) = row.try_get::<Option<Vec<u8>>, _>(i) {
+                            push_bytes(&mut values, b);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    values
+}
+
+// Secrets at rest: a dump of the database holds no usable token. Every stored value, tried
+// as a session cookie, an API token and a bearer token, is refused.
+#[tokio::test]
+async fn a_database_dump_holds_no_usable_token() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("ada@example.com", Role::Admin).await;
+    let api = app.api_token(&user).await;
+    let oauth = app.oauth_token(&user, &["read", "write"], None).await;
+    let b = app.sign_in("ada@example.com").await;
+    fail_sign_in(&app, "ada@example.com").await;
+    let values = dump_database(&app).await;
+    assert!(values.len() > 20, "the dump found the stored values");
+    // The real secrets work, and none of them appears in the dump.
+    assert_eq!(app.me_session(&b).await.status(), StatusCode::OK);
+    for secret in [&api, &oauth, &b.token] {
+        assert!(!values.iter().any(|v| v.contains(secret.as_str())), "a secret is stored in clear");
+    }
+    for v in values.iter().filter(|v| !v.is_empty() && v.len() < 2000) {
+        let cookie = format!("sessiond_session={v}");
+        if reqwest::header::HeaderValue::from_str(&cookie).is_ok() {
+            let r = app.http.get(app.url(ME)).header("cookie", cookie).send().await.expect("send");
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "stored value worked as a cookie");
+        }
+        let r = app.with_auth(Method::GET, ME, &basic("ada@example.com/token", v)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "stored value worked as an API token");
+        if reqwest::header::HeaderValue::from_str(&format!("Bearer {v}")).is_ok() {
+            let r = app.with_auth(Method::GET, ME, &format!("Bearer {v}")).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "stored value worked as a bearer token");
+        }
+    }
+}

@@ -172,8 +172,9 @@ async fn start_session(
         user_agent,
         created_via: "password",
     };
+    let token_ref = secret.digest.log_ref();
     let session = state.store.create_session(new, state.clock.now()).await?;
-    tracing::info!(event = "session_created", session_id = session.id, user_id = user.id);
+    tracing::info!(event = "session_created", session_id = session.id, user_id = user.id, token_ref);
     Ok((session, secret.plaintext, csrf))
 }
 

@@ -185,8 +185,11 @@ fn sort_code(sort: Sort) -> u8 {
 }
 
 fn checksum(payload: &[u8]) -> [u8; 4] {
-    let d = Sha256::digest(payload);
-    [d[0], d[1], d[2], d[3]]
+    let mut sum = [0u8; 4];
+    for (out, byte) in sum.iter_mut().zip(Sha256::digest(payload)) {
+        *out = byte;
+    }
+    sum
 }
 
 /// Encodes a position in a sort as an opaque cursor: version, sort, key, id and a short

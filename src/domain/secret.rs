@@ -48,6 +48,18 @@ impl TokenDigest {
     }
 }
 
+impl TokenDigest {
+    /// A short reference to a token for logs: 8 hex digits of a digest salted with a
+    /// per-process random value. It lets one line of a log be matched with another, but
+    /// cannot be matched against the database or turned back into the token.
+    pub fn log_ref(&self) -> String {
+        static SALT: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+        let salt = SALT.get_or_init(random_bytes::<16>);
+        let d = Sha256::new().chain_update(salt).chain_update(self.0).finalize();
+        d.iter().take(4).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// Fills `N` bytes from the operating system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
@@ -157,6 +169,17 @@ mod tests {
         assert!(plausible_token(&a.plaintext));
         assert_ne!(a.plaintext, b.plaintext);
         assert_eq!(a.digest, TokenDigest::of(&a.plaintext));
+    }
+
+    #[test]
+    fn log_refs_are_short_stable_and_not_the_digest() {
+        let s = new_secret();
+        let r = s.digest.log_ref();
+        assert_eq!(r.len(), 8);
+        assert_eq!(r, s.digest.log_ref());
+        let hex: String = s.digest.0.iter().map(|b| format!("{b:02x}")).collect();
+        assert_ne!(r, hex[..8], "salted, not a prefix of the stored digest");
+        assert_ne!(r, new_secret().digest.log_ref());
     }
 
     #[test]

@@ -369,3 +369,37 @@ async fn a_database_dump_holds_no_usable_token() {
         }
     }
 }
+
+// Security headers on every HTML page: CSP, no framing, no sniffing, a referrer policy and
+// no-store (the back button does not show a signed-in page after sign-out).
+#[tokio::test]
+async fn html_pages_send_security_headers() {
+    let app = TestApp::spawn().await;
+    app.create_user("ada@example.com", Role::EndUser).await;
+    let b = app.sign_in("ada@example.com").await;
+    let pages = [
+        app.http.get(app.url("/access/login")).send().await.expect("login page"),
+        app.http.get(app.url("/")).header("cookie", &b.cookie).send().await.expect("home"),
+        app.http
+            .post(app.url("/access/login"))
+            .form(&[("email", "ada@example.com"), ("password", "wrong")])
+            .send()
+            .await
+            .expect("failed sign-in"),
+    ];
+    for r in pages {
+        let h = r.headers();
+        assert!(header(h, "content-type").starts_with("text/html"));
+        let csp = header(h, "content-security-policy");
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(header(h, "x-frame-options"), "DENY");
+        assert_eq!(header(h, "x-content-type-options"), "nosniff");
+        assert_eq!(header(h, "referrer-policy"), "same-origin");
+        assert_eq!(header(h, "cache-control"), "no-store");
+    }
+    // API responses that carry tokens are not stored either.
+    let r = app.as_browser(Method::GET, "/api/v2/users/me/session/renew", &b).await;
+    assert_eq!(header(r.headers(), "cache-control"), "no-store");
+    let r = app.sign_in_raw("ada@example.com", PASSWORD).await;
+    assert_eq!(header(r.headers(), "cache-control"), "no-store");
+}

@@ -31,7 +31,13 @@ pub struct Inner {
     pub hasher: PasswordHasherConfig,
     pub rate: api::limits::RateLimiter,
     pub activity: api::activity::ActivityGate,
+    /// Bounds the password hashes computed at once (each takes ~19 MiB and a core).
+    hash_permits: Arc<tokio::sync::Semaphore>,
+    hash_waiters: std::sync::atomic::AtomicUsize,
 }
+
+/// How many password checks may wait for a hashing slot before new ones are refused (503).
+const MAX_HASH_WAITERS: usize = 64;
 
 impl std::ops::Deref for AppState {
     type Target = Inner;
@@ -44,17 +50,54 @@ impl AppState {
     pub fn new(config: Config, store: SharedStore, clock: SharedClock) -> Result<Self, String> {
         let hasher = PasswordHasherConfig::new(config.argon2_m_cost, config.argon2_t_cost)?;
         let rate = api::limits::RateLimiter::new(config.rate_limit);
-        Ok(Self(Arc::new(Inner { config, store, clock, hasher, rate, activity: Default::default() })))
+        let cores = std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(2);
+        Ok(Self(Arc::new(Inner {
+            config,
+            store,
+            clock,
+            hasher,
+            rate,
+            activity: Default::default(),
+            hash_permits: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
+            hash_waiters: std::sync::atomic::AtomicUsize::new(0),
+        })))
     }
 
-    /// Hashes a password on a blocking thread, off the async workers.
-    pub async fn hash_password(&self, password: String) -> Result<String, String> {
+    /// A slot to compute one password hash. Waits while all slots are busy; refuses with
+    /// 503 when too many are already waiting, so a flood of sign-ins cannot exhaust memory
+    /// or starve the server.
+    pub async fn hash_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, api::error::ApiError> {
+        use std::sync::atomic::Ordering;
+        struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let waiting = Waiting(&self.hash_waiters);
+        if waiting.0.fetch_add(1, Ordering::SeqCst) >= MAX_HASH_WAITERS {
+            return Err(api::error::ApiError::Overloaded);
+        }
+        let acquire = self.hash_permits.clone().acquire_owned();
+        match tokio::time::timeout(std::time::Duration::from_secs(10), acquire).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(api::error::ApiError::Overloaded),
+        }
+    }
+
+    /// Hashes a password on a blocking thread, off the async workers, in a hashing slot.
+    pub async fn hash_password(&self, password: String) -> Result<String, api::error::ApiError> {
+        let _permit = self.hash_permit().await?;
         let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || hasher.hash(&password)).await.map_err(|e| e.to_string())?
+        tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|e| api::error::ApiError::Internal(e.to_string()))?
+            .map_err(api::error::ApiError::Internal)
     }
 
     /// Verifies a password on a blocking thread; `stored` is `None` for unknown accounts,
-    /// which are checked against a dummy hash so both take the same time.
+    /// which are checked against a dummy hash so both take the same time. The caller holds
+    /// a [`AppState::hash_permit`].
     pub async fn verify_password(&self, password: String, stored: Option<String>) -> bool {
         let hasher = self.hasher.clone();
         tokio::task::spawn_blocking(move || hasher.verify(&password, stored.as_deref())).await.unwrap_or(false)

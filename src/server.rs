@@ -23,13 +23,14 @@ pub async fn serve(
 
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let app = crate::api::app(state.clone());
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: every Zendesk client speaks it, and an idle cleartext HTTP/2
+    // connection would escape the header timeout below.
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(state.config.header_timeout_ms.max(1)))
         .max_buf_size(MAX_HEADER_BYTES);
-    builder.http2().timer(TokioTimer::new()).max_header_list_size(MAX_HEADER_BYTES as u32);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

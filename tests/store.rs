@@ -29,6 +29,7 @@ async fn session(store: &SharedStore, user_id: i64, at: i64) -> (sessiond::domai
         ip: Some("127.0.0.1".into()),
         user_agent: None,
         created_via: "password",
+        checked_password_hash: None,
     };
     (store.create_session(new, at).await.expect("create session"), s.digest)
 }
@@ -90,6 +91,29 @@ async fn sessions_are_found_by_token_digest_only(store: SharedStore) {
     // Ids only grow.
     let (s2, _) = session(&store, u.id, 1000).await;
     assert!(s2.id > s.id);
+}
+
+async fn sessions_need_the_password_that_was_checked(store: SharedStore) {
+    let u = user(&store, "a@x.io", Role::Agent).await;
+    let new = |checked: Option<&str>| NewSession {
+        user_id: u.id,
+        token: new_secret().digest,
+        csrf_secret: [1; 32],
+        ip: None,
+        user_agent: None,
+        created_via: "password",
+        checked_password_hash: checked.map(str::to_owned),
+    };
+    // `user()` stores the hash "x".
+    assert!(store.create_session(new(Some("x")), 1).await.is_ok());
+    // The password changed after the check: no session.
+    let stale = store.create_session(new(Some("old")), 1).await;
+    assert!(matches!(stale, Err(StoreError::Conflict("password"))), "{stale:?}");
+    // Suspended after the check: no session.
+    store.update_user(u.id, UserPatch { suspended: Some(true), ..Default::default() }).await.expect("suspend");
+    let suspended = store.create_session(new(Some("x")), 1).await;
+    assert!(matches!(suspended, Err(StoreError::Conflict("password"))), "{suspended:?}");
+    assert_eq!(store.count_active_admins().await.expect("count"), 0);
 }
 
 async fn touch_only_moves_forward(store: SharedStore) {
@@ -312,6 +336,7 @@ store_tests!(
     concurrent_duplicate_creates_admit_one,
     sessions_are_found_by_token_digest_only,
     touch_only_moves_forward,
+    sessions_need_the_password_that_was_checked,
     deletes_are_scoped_and_counted,
     bulk_delete_goes_in_batches_and_leaves_others,
     keyset_pages_walk_every_sort_in_order,

@@ -101,6 +101,17 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
 }
 
+/// JSON bodies: `application/json` (or `…+json`), or no content type at all.
+fn is_json_or_unset(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase()) {
+        None => true,
+        Some(ct) => {
+            let mime = ct.split(';').next().unwrap_or("").trim();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        }
+    }
+}
+
 /// POST /access/login — JSON or form. Success: a brand-new session and its cookie.
 pub async fn login(
     State(state): State<AppState>,
@@ -108,7 +119,16 @@ pub async fn login(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // Login CSRF: a hostile page must not sign the victim's browser into another account.
+    if crate::api::auth::is_cross_site(&headers, &base_url(&state.config, &headers)) {
+        return Err(ApiError::InvalidAuthenticityToken);
+    }
     let form = is_form(&headers);
+    if !form && !is_json_or_unset(&headers) {
+        return Err(ApiError::InvalidJson(
+            "send the credentials as application/json or application/x-www-form-urlencoded".into(),
+        ));
+    }
     let bytes = read_body(body).await?;
     let creds: Credentials = if form {
         serde_urlencoded::from_bytes(&bytes)
@@ -125,7 +145,7 @@ pub async fn login(
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         return Ok(r);
     }
-    let Some(user) = checked? else {
+    let Some((user, checked_hash)) = checked? else {
         if form {
             let return_to = creds.return_to.as_deref().and_then(safe_return_to).unwrap_or("");
             let email = creds.email.chars().take(254).collect::<String>();
@@ -136,7 +156,8 @@ pub async fn login(
     };
     let user_agent =
         headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect::<String>());
-    let (session, token, csrf) = start_session(&state, &user, Some(peer.ip().to_string()), user_agent).await?;
+    let (session, token, csrf) =
+        start_session(&state, &user, checked_hash, Some(peer.ip().to_string()), user_agent).await?;
     let cookie = session_cookie_header(&state, &token);
     let mut response = if form {
         see_other(creds.return_to.as_deref().and_then(safe_return_to).unwrap_or("/"))
@@ -159,6 +180,7 @@ pub async fn login(
 async fn start_session(
     state: &AppState,
     user: &User,
+    checked_password_hash: String,
     ip: Option<String>,
     user_agent: Option<String>,
 ) -> Result<(Session, String, [u8; SECRET_BYTES]), ApiError> {
@@ -171,9 +193,14 @@ async fn start_session(
         ip,
         user_agent,
         created_via: "password",
+        checked_password_hash: Some(checked_password_hash),
     };
     let token_ref = secret.digest.log_ref();
-    let session = state.store.create_session(new, state.clock.now()).await?;
+    // The password changed, or the user was suspended or deleted, while we checked it.
+    let session = state.store.create_session(new, state.clock.now()).await.map_err(|e| match e {
+        crate::store::StoreError::Conflict(_) => ApiError::Unauthenticated,
+        other => other.into(),
+    })?;
     tracing::info!(event = "session_created", session_id = session.id, user_id = user.id, token_ref);
     Ok((session, secret.plaintext, csrf))
 }

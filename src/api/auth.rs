@@ -212,21 +212,29 @@ pub async fn session_for_token(state: &AppState, token: &str) -> Result<Option<(
 /// so when authenticated by cookie they refuse cross-site browser requests: a
 /// `Sec-Fetch-Site: cross-site`, or an `Origin` other than our own.
 pub fn refuse_cross_site(principal: &Principal, headers: &HeaderMap, our_base: &str) -> Result<(), ApiError> {
-    if !matches!(principal.carrier, Carrier::Session { .. }) {
-        return Ok(());
-    }
-    let fetch_site = headers.get("sec-fetch-site").map(|v| v.to_str().unwrap_or("cross-site"));
-    if fetch_site.is_some_and(|v| v.eq_ignore_ascii_case("cross-site")) {
+    if matches!(principal.carrier, Carrier::Session { .. }) && is_cross_site(headers, our_base) {
         return Err(ApiError::InvalidAuthenticityToken);
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let ours = origin_of(our_base);
-        let theirs = origin.to_str().unwrap_or("").trim_end_matches('/');
-        if !theirs.eq_ignore_ascii_case(ours) {
-            return Err(ApiError::InvalidAuthenticityToken);
+    Ok(())
+}
+
+/// Whether a browser says this request comes from another site: `Sec-Fetch-Site` other
+/// than `same-origin` or `none` (user-initiated), or an `Origin` that is not ours. Requests
+/// without either header (API clients, old browsers) are not judged here.
+pub fn is_cross_site(headers: &HeaderMap, our_base: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("").trim();
+        if !site.eq_ignore_ascii_case("same-origin") && !site.eq_ignore_ascii_case("none") {
+            return true;
         }
     }
-    Ok(())
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let theirs = origin.to_str().unwrap_or("").trim_end_matches('/');
+        if !theirs.eq_ignore_ascii_case(origin_of(our_base)) {
+            return true;
+        }
+    }
+    false
 }
 
 /// `scheme://host[:port]` of a base URL that may carry a path.
@@ -268,7 +276,8 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<Ip
             if state.config.disable_password_auth {
                 return Err(ApiError::Unauthenticated);
             }
-            let user = check_password_from(state, &email, password, peer).await?.ok_or(ApiError::Unauthenticated)?;
+            let (user, _) =
+                check_password_from(state, &email, password, peer).await?.ok_or(ApiError::Unauthenticated)?;
             Ok(Principal { user, carrier: Carrier::Password })
         }
         Presented::ApiToken { email, token } => {
@@ -303,11 +312,6 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<Ip
     }
 }
 
-/// Email and password, with no client address known (counted per account only).
-pub async fn check_password(state: &AppState, email: &str, password: String) -> Result<Option<User>, ApiError> {
-    check_password_from(state, email, password, None).await
-}
-
 /// Email and password: the user if they match and the user is not suspended. Throttled per
 /// account and per client address (SPEC §8): while throttled the answer is 429 even for the
 /// right password [E-18]. The hash is checked on a blocking thread, against a dummy hash for
@@ -317,7 +321,9 @@ pub async fn check_password_from(
     email: &str,
     password: String,
     ip: Option<IpAddr>,
-) -> Result<Option<User>, ApiError> {
+) -> Result<Option<(User, String)>, ApiError> {
+    // First a hashing slot, so that a flood waits (or is refused) before it costs anything.
+    let _permit = state.hash_permit().await?;
     let normalised = Email::parse(email).map(|e| e.as_str().to_owned()).unwrap_or_else(|_| email.trim().to_lowercase());
     let ip_text = ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
     let attempt = state
@@ -339,10 +345,13 @@ pub async fn check_password_from(
         Some((user, hash)) => (Some(user), hash),
         None => (None, None),
     };
-    let ok = state.verify_password(password, hash).await;
-    let user = user.filter(|u| ok && !u.suspended);
+    let ok = state.verify_password(password, hash.clone()).await;
+    let user = match (user, hash) {
+        (Some(u), Some(h)) if ok && !u.suspended => Some((u, h)),
+        _ => None,
+    };
     match &user {
-        Some(u) => {
+        Some((u, _)) => {
             state.store.release_sign_in_attempt(ticket).await?;
             tracing::info!(event = "sign_in_succeeded", user_id = u.id, ip = %ip_text);
         }

@@ -38,6 +38,8 @@ pub enum ApiError {
     TooManyRequests { retry_after: u64 },
     /// 408: the request took longer than the request timeout.
     RequestTimeout,
+    /// 503: too many password checks are already waiting; retry shortly.
+    Overloaded,
     /// 503: the database cannot be reached.
     Unavailable,
     /// 500: a bug or a broken database. The detail goes to the log, never to the client.
@@ -69,7 +71,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,6 +111,9 @@ impl ApiError {
             }
             ApiError::RequestTimeout => {
                 json!({ "error": "RequestTimeout", "description": "The request took too long and was abandoned" })
+            }
+            ApiError::Overloaded => {
+                json!({ "error": "ServerBusy", "description": "Too many sign-ins at once; retry shortly" })
             }
             ApiError::Unavailable => json!({
                 "error": "DatabaseUnavailable", "description": "The database is unavailable; retry shortly"
@@ -151,7 +156,7 @@ impl IntoResponse for ApiError {
             ApiError::TooManyRequests { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from((*retry_after).max(1)));
             }
-            ApiError::Unavailable => {
+            ApiError::Unavailable | ApiError::Overloaded => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

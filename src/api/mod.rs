@@ -66,6 +66,18 @@ pub fn app(state: AppState) -> App {
         .method_not_allowed_fallback(|| async { ApiError::InvalidEndpoint })
         .with_state(state)
         .layer(axum::middleware::from_fn(limits::rate_limit_headers))
+        // A declared body over the limit is refused before a byte of it is read.
+        .layer(axum::middleware::from_fn(|req: Request, next: axum::middleware::Next| async move {
+            let declared = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+                return ApiError::PayloadTooLarge.into_response();
+            }
+            next.run(req).await
+        }))
         .layer(axum::middleware::from_fn(move |req: Request, next: axum::middleware::Next| async move {
             tokio::time::timeout(request_timeout, next.run(req))
                 .await
@@ -108,6 +120,16 @@ fn strip_json_suffix(mut req: Request) -> Request {
         }
     }
     req
+}
+
+/// Path segments as extracted, or why not. Handlers take this instead of a bare `Path` so
+/// that a segment that cannot even be decoded (e.g. `%FF`, not UTF-8) is judged after
+/// authentication and authorization, like any other non-numeric id [E-12].
+pub type Segments<T> = Result<axum::extract::Path<T>, axum::extract::rejection::PathRejection>;
+
+/// Undecodable segments name nothing: 404 `RecordNotFound` [C-28].
+pub fn path_segments<T>(extracted: Segments<T>) -> Result<axum::extract::Path<T>, ApiError> {
+    extracted.map_err(|_| ApiError::RecordNotFound)
 }
 
 /// The base URL for `url` fields and links: the configured public URL, else the scheme,

@@ -38,7 +38,7 @@ pub async fn list_for_user(
     Extension(OriginalPath(path)): Extension<OriginalPath>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Path(user) = path_segments(user)?;
+    let Path(user) = crate::api::path_segments(user)?;
     let user_id = existing_target(&state, &principal, &user).await?;
     list(&state, Scope::User(user_id), query.as_deref(), &path, &headers).await
 }
@@ -50,7 +50,7 @@ pub async fn show(
     segments: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Path((user, session)) = path_segments(segments)?;
+    let Path((user, session)) = crate::api::path_segments(segments)?;
     let user_id = principal.target_user(&user)?;
     let session = live_session_of(&state, user_id, &session).await?;
     let base = base_url(&state.config, &headers);
@@ -99,10 +99,15 @@ pub async fn renew(
 /// for header-authenticated callers [C-19].
 pub async fn logout_me(
     State(state): State<AppState>,
+    method: axum::http::Method,
     principal: Principal,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     refuse_cross_site(&principal, &headers, &base_url(&state.config, &headers))?;
+    // HEAD never changes anything.
+    if method == axum::http::Method::HEAD {
+        return Ok(no_content());
+    }
     if let Some(session) = principal.current_session() {
         state.store.delete_session(session.id).await?;
         tracing::info!(
@@ -121,7 +126,7 @@ pub async fn delete_one(
     principal: Principal,
     segments: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let Path((user, session)) = path_segments(segments)?;
+    let Path((user, session)) = crate::api::path_segments(segments)?;
     let user_id = principal.target_user(&user)?;
     let session = live_session_of(&state, user_id, &session).await?;
     if state.store.delete_sessions(&[session.id], Some(user_id)).await? == 0 {
@@ -144,7 +149,7 @@ pub async fn delete_all_for_user(
     principal: Principal,
     user: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let Path(user) = path_segments(user)?;
+    let Path(user) = crate::api::path_segments(user)?;
     let user_id = existing_target(&state, &principal, &user).await?;
     let n = state.store.delete_sessions_of_users(&[user_id]).await?;
     tracing::info!(event = "session_revoked", reason = "bulk", count = n, user_id, by = principal.user.id);
@@ -205,12 +210,6 @@ pub fn parse_ids(query: Option<&str>) -> Result<Vec<i64>, ApiError> {
         }
     }
     Ok(ids)
-}
-
-/// Path segments that cannot even be decoded (e.g. `%FF`, not UTF-8) are ids that name
-/// nothing: 404 `RecordNotFound`, like any other non-numeric id [C-28].
-fn path_segments<T>(extracted: Result<Path<T>, PathRejection>) -> Result<Path<T>, ApiError> {
-    extracted.map_err(|_| ApiError::RecordNotFound)
 }
 
 /// Resolves the `{user_id}` segment and, when it names someone else, checks they exist.

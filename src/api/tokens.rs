@@ -10,7 +10,7 @@ use crate::domain::secret::new_secret;
 use crate::domain::time::{format_timestamp, parse_timestamp};
 use crate::store::{ApiToken, OAuthToken};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
@@ -81,9 +81,9 @@ pub async fn list_api_tokens(State(state): State<AppState>, principal: Principal
 pub async fn delete_api_token(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    id: crate::api::Segments<String>,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id).ok_or(ApiError::RecordNotFound)?;
+    let id = parse_id(&crate::api::path_segments(id)?.0).ok_or(ApiError::RecordNotFound)?;
     let owner = if principal.is_admin() { None } else { Some(principal.user.id) };
     if !state.store.delete_api_token(id, owner).await? {
         return Err(ApiError::RecordNotFound);
@@ -161,10 +161,10 @@ pub async fn create_oauth_token(
 pub async fn delete_oauth_token(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    id: crate::api::Segments<String>,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
-    let id = parse_id(&id).ok_or(ApiError::RecordNotFound)?;
+    let id = parse_id(&crate::api::path_segments(id)?.0).ok_or(ApiError::RecordNotFound)?;
     if !state.store.delete_oauth_token(id).await? {
         return Err(ApiError::RecordNotFound);
     }

@@ -3,7 +3,7 @@
 //! change signs out every other session).
 
 use crate::AppState;
-use crate::api::auth::{Carrier, Principal, check_password};
+use crate::api::auth::{Carrier, Principal, check_password_from};
 use crate::api::error::ApiError;
 use crate::api::wire::UserJson;
 use crate::api::{base_url, json_response, object_body};
@@ -12,11 +12,12 @@ use crate::domain::user::{validate_name, validate_password};
 use crate::domain::{Email, Role, User};
 use crate::store::{NewUser, StoreError, UserPatch};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::net::SocketAddr;
 
 /// Collects per-field validation errors into one 422 `RecordInvalid`.
 #[derive(Default)]
@@ -82,7 +83,7 @@ pub async fn create(
         return Err(ApiError::Internal("validation passed without values".into()));
     };
     let password_hash = match u.password {
-        Some(p) => Some(state.hash_password(p).await.map_err(ApiError::Internal)?),
+        Some(p) => Some(state.hash_password(p).await?),
         None => None,
     };
     let new = NewUser { name, email: email.as_str().to_owned(), role, password_hash };
@@ -104,10 +105,10 @@ pub async fn create(
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
-    Path(user): Path<String>,
+    user: crate::api::Segments<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = principal.target_user(&user)?;
+    let id = principal.target_user(&crate::api::path_segments(user)?.0)?;
     let target = if id == principal.user.id {
         principal.user.clone()
     } else {
@@ -152,24 +153,40 @@ struct UpdateUser {
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
-    Path(user): Path<String>,
+    user: crate::api::Segments<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
-    let id = principal.target_user(&user)?;
+    let id = principal.target_user(&crate::api::path_segments(user)?.0)?;
     let body: UpdateUserBody = object_body(body, Some("user")).await?;
     let u = body.user;
     let mut invalid = Invalid::default();
     let name = u.name.as_deref().and_then(|n| invalid.check("name", validate_name(n)));
     let role = u.role.as_deref().and_then(|r| invalid.check("role", parse_role(r)));
     invalid.finish()?;
+    let removes_admin = role.is_some_and(|r| r != Role::Admin) || u.suspended == Some(true);
+    if removes_admin {
+        keep_an_admin(&state, id, if u.suspended == Some(true) { "suspended" } else { "role" }).await?;
+    }
     let patch = UserPatch { name, role, suspended: u.suspended };
     let updated = state.store.update_user(id, patch).await?.ok_or(ApiError::RecordNotFound)?;
     if u.suspended == Some(true) {
         tracing::info!(event = "session_revoked", reason = "suspension", user_id = id, by = principal.user.id);
     }
     Ok(json_response(StatusCode::OK, &user_body(&base_url(&state.config, &headers), &updated)))
+}
+
+/// Refuses (422) to demote, suspend or delete the last active admin: nobody could then
+/// administer sessiond except through the command line.
+async fn keep_an_admin(state: &AppState, id: i64, field: &str) -> Result<(), ApiError> {
+    let target = state.store.user_by_id(id).await?.ok_or(ApiError::RecordNotFound)?;
+    if target.role == Role::Admin && !target.suspended && state.store.count_active_admins().await? <= 1 {
+        let mut invalid = Invalid::default();
+        invalid.add(field, "cannot remove the last active admin");
+        return invalid.finish();
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -185,17 +202,18 @@ pub struct PasswordBody {
 pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,
-    Path(user): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    user: crate::api::Segments<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = principal.target_user(&user)?;
+    let id = principal.target_user(&crate::api::path_segments(user)?.0)?;
     let body: PasswordBody = object_body(body, None).await?;
     let is_self = id == principal.user.id;
     let mut invalid = Invalid::default();
     invalid.check("password", validate_password(&body.password));
     if is_self {
         let previous_ok = match body.previous_password {
-            Some(prev) => check_password(&state, &principal.user.email, prev).await?.is_some(),
+            Some(prev) => check_password_from(&state, &principal.user.email, prev, Some(peer.ip())).await?.is_some(),
             None => false,
         };
         if !previous_ok {
@@ -206,7 +224,7 @@ pub async fn change_password(
     if !is_self && state.store.user_by_id(id).await?.is_none() {
         return Err(ApiError::RecordNotFound);
     }
-    let hash = state.hash_password(body.password).await.map_err(ApiError::Internal)?;
+    let hash = state.hash_password(body.password).await?;
     let keep = if is_self { principal.current_session().map(|s| s.id) } else { None };
     if !state.store.set_password(id, &hash, keep).await? {
         return Err(ApiError::RecordNotFound);
@@ -220,11 +238,12 @@ pub async fn change_password(
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
-    Path(user): Path<String>,
+    user: crate::api::Segments<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
-    let id = principal.target_user(&user)?;
+    let id = principal.target_user(&crate::api::path_segments(user)?.0)?;
+    keep_an_admin(&state, id, "user").await?;
     let deleted = state.store.delete_user(id).await?.ok_or(ApiError::RecordNotFound)?;
     tracing::info!(event = "session_revoked", reason = "user_deleted", user_id = id, by = principal.user.id);
     Ok(json_response(StatusCode::OK, &user_body(&base_url(&state.config, &headers), &deleted)))

@@ -53,6 +53,9 @@ pub struct NewSession {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub created_via: &'static str,
+    /// The password hash the sign-in verified: the session is created only if it is still
+    /// the user's hash and the user is not suspended (else `Conflict("password")`).
+    pub checked_password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +167,8 @@ pub trait Store: Send + Sync + 'static {
     /// The user with this (normalised) email and their password hash, if any.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>>;
     async fn count_users(&self) -> StoreResult<i64>;
+    /// Admins who are not suspended.
+    async fn count_active_admins(&self) -> StoreResult<i64>;
     /// Applies the patch; suspending also deletes every session of the user, in the same
     /// transaction. `None` when the user does not exist.
     async fn update_user(&self, id: UserId, patch: UserPatch) -> StoreResult<Option<User>>;

@@ -80,4 +80,19 @@ async fn lock_throttle_keys(tx: &mut sqlx::Transaction<'_, Postgres>, account: &
     Ok(())
 }
 
+/// `FOR SHARE`: a concurrent password change or suspension (an `UPDATE` of this row) waits
+/// for this sign-in to commit and then deletes its session, or this sign-in waits for it
+/// and sees the new hash.
+async fn user_row_for_sign_in(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    user_id: i64,
+) -> StoreResult<Option<(Option<String>, bool)>> {
+    let row = sqlx::query("SELECT password_hash, suspended FROM users WHERE id = $1 FOR SHARE")
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    row.map(|r| Ok((r.try_get(0).map_err(map_err)?, r.try_get(1).map_err(map_err)?))).transpose()
+}
+
 super::sql::sql_store!(PgStore, Postgres, PgRow);

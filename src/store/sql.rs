@@ -7,7 +7,9 @@
 //! The invoking module provides: a struct `$store` with fields `reader` and `writer` (pools;
 //! the same pool twice is fine), `metrics: StoreMetrics`, a `fn map_err(sqlx::Error) ->
 //! StoreError`, a `const DELETE_BATCH: i64`, and `async fn lock_throttle_keys(tx, account, ip)`
-//! that serialises sign-in attempts on the same account or address across connections.
+//! that serialises sign-in attempts on the same account or address across connections, and
+//! `async fn user_row_for_sign_in(tx, user_id)` that reads a user's password hash and
+//! suspension, holding the row against concurrent changes until the transaction ends.
 
 macro_rules! sql_store {
     ($store:ident, $db:ty, $row:ty) => {
@@ -182,6 +184,14 @@ macro_rules! sql_store {
                 }
             }
 
+            async fn count_active_admins(&self) -> StoreResult<i64> {
+                self.metrics.read();
+                sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND suspended = FALSE")
+                    .fetch_one(&self.reader)
+                    .await
+                    .map_err(map_err)
+            }
+
             async fn count_users(&self) -> StoreResult<i64> {
                 self.metrics.read();
                 sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.reader).await.map_err(map_err)
@@ -251,6 +261,19 @@ macro_rules! sql_store {
 
             async fn create_session(&self, new: NewSession, now: Timestamp) -> StoreResult<Session> {
                 self.metrics.write();
+                let mut tx = self.writer.begin().await.map_err(map_err)?;
+                // A sign-in is only as good as the password it checked: if the password
+                // changed, or the user was suspended, since then, no session is created.
+                if let Some(checked) = &new.checked_password_hash {
+                    let current = user_row_for_sign_in(&mut tx, new.user_id).await?;
+                    match current {
+                        Some((Some(hash), false)) if &hash == checked => {}
+                        _ => {
+                            tx.rollback().await.map_err(map_err)?;
+                            return Err(StoreError::Conflict("password"));
+                        }
+                    }
+                }
                 let row = sqlx::query(
                     "INSERT INTO sessions (user_id, token_hash, csrf_secret, authenticated_at, last_seen_at, ip, user_agent, created_via)
                      VALUES ($1, $2, $3, $4, $4, $5, $6, $7) RETURNING id",
@@ -262,9 +285,10 @@ macro_rules! sql_store {
                 .bind(&new.ip)
                 .bind(&new.user_agent)
                 .bind(new.created_via)
-                .fetch_one(&self.writer)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
                 Ok(Session {
                     id: row.try_get(0).map_err(map_err)?,
                     user_id: new.user_id,

@@ -72,4 +72,17 @@ async fn lock_throttle_keys(
     Ok(())
 }
 
+/// The single writer connection already serialises the read and the insert.
+async fn user_row_for_sign_in(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    user_id: i64,
+) -> StoreResult<Option<(Option<String>, bool)>> {
+    let row = sqlx::query("SELECT password_hash, suspended FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    row.map(|r| Ok((r.try_get(0).map_err(map_err)?, r.try_get(1).map_err(map_err)?))).transpose()
+}
+
 super::sql::sql_store!(SqliteStore, Sqlite, SqliteRow);

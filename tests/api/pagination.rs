@@ -74,6 +74,7 @@ async fn seed_in(state: &sessiond::AppState, user_id: i64, authenticated_at: i64
         ip: None,
         user_agent: None,
         created_via: "test",
+        checked_password_hash: None,
     };
     let s = state.store.create_session(new, authenticated_at).await.expect("create session");
     if last_seen_at != authenticated_at {

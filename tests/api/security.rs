@@ -259,6 +259,8 @@ async fn cross_site_renew_and_logout_are_refused() {
     for path in ["/api/v2/users/me/session/renew", "/api/v2/users/me/logout"] {
         for (name, value) in [
             ("sec-fetch-site", "cross-site".to_owned()),
+            ("sec-fetch-site", "same-site".to_owned()),
+            ("sec-fetch-site", "cross-site, same-origin".to_owned()),
             ("origin", "https://evil.example".to_owned()),
             ("origin", "null".to_owned()),
         ] {
@@ -408,4 +410,147 @@ async fn html_pages_send_security_headers() {
     assert_eq!(header(r.headers(), "cache-control"), "no-store");
     let r = app.sign_in_raw("ada@example.com", PASSWORD).await;
     assert_eq!(header(r.headers(), "cache-control"), "no-store");
+}
+
+// Login CSRF: a hostile page cannot sign a browser into another account, neither with a
+// form nor with a "simple" text/plain request; API clients (no browser headers) still can.
+#[tokio::test]
+async fn cross_site_sign_in_is_refused() {
+    let app = TestApp::spawn().await;
+    app.create_user("ada@example.com", Role::EndUser).await;
+    let csrf_403 = json!({"error":{"title":"Forbidden","message":"Invalid authenticity token"}});
+    for (name, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")] {
+        let r = app
+            .http
+            .post(app.url("/access/login"))
+            .header(name, value)
+            .form(&[("email", "ada@example.com"), ("password", PASSWORD)])
+            .send()
+            .await
+            .expect("send");
+        assert!(r.headers().get("set-cookie").is_none());
+        assert_eq!(status_json(r).await, (StatusCode::FORBIDDEN, csrf_403.clone()), "{name}: {value}");
+    }
+    let r = app
+        .http
+        .post(app.url("/access/login"))
+        .header("content-type", "text/plain")
+        .body(json!({"email": "ada@example.com", "password": PASSWORD}).to_string())
+        .send()
+        .await
+        .expect("send");
+    assert!(r.headers().get("set-cookie").is_none());
+    let (status, body) = status_json(r).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("InvalidJSON")));
+    // Same-origin browser forms and plain API clients sign in.
+    let r = app
+        .http
+        .post(app.url("/access/login"))
+        .header("origin", app.base.clone())
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("email", "ada@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.sign_in_raw("ada@example.com", PASSWORD).await.status(), StatusCode::CREATED);
+}
+
+// A declared body over 64 KiB is refused at once (413), before any of it is read.
+#[tokio::test]
+async fn huge_declared_bodies_are_refused_before_reading() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    stream
+        .write_all(b"POST /access/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{")
+        .await
+        .expect("write");
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(3), stream.read(&mut buf))
+        .await
+        .expect("answered without waiting for the body")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("PayloadTooLarge"), "{text}");
+}
+
+// HEAD never changes state: a HEAD of the logout path leaves the session alone.
+#[tokio::test]
+async fn head_logout_changes_nothing() {
+    let app = TestApp::spawn().await;
+    app.create_user("ada@example.com", Role::EndUser).await;
+    let b = app.sign_in("ada@example.com").await;
+    let r = app.http.head(app.url("/api/v2/users/me/logout")).header("cookie", &b.cookie).send().await.expect("head");
+    assert!(r.status().is_success());
+    assert_eq!(app.me_session(&b).await.status(), StatusCode::OK);
+}
+
+// The last active admin cannot be demoted, suspended or deleted (422); with a second
+// admin it can.
+#[tokio::test]
+async fn the_last_admin_stays() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let me = format!("/api/v2/users/{}", admin.id);
+    let auth = basic(&admin.email, PASSWORD);
+    let put =
+        |body: serde_json::Value| app.http.put(app.url(&me)).header("authorization", auth.clone()).json(&body).send();
+    for (body, field) in
+        [(json!({"user": {"role": "agent"}}), "role"), (json!({"user": {"suspended": true}}), "suspended")]
+    {
+        let (status, err) = status_json(put(body).await.expect("put")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(err["details"][field].is_array(), "{err}");
+    }
+    let (status, err) = status_json(app.with_auth(Method::DELETE, &me, &auth).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    // Renaming is fine.
+    assert_eq!(put(json!({"user": {"name": "Boss"}})).await.expect("put").status(), StatusCode::OK);
+    // With another admin, the first may step down.
+    app.create_user("second@example.com", Role::Admin).await;
+    assert_eq!(put(json!({"user": {"role": "agent"}})).await.expect("put").status(), StatusCode::OK);
+}
+
+// A flood of concurrent password checks is bounded: beyond the hashing slots and a short
+// queue, requests are refused at once with 503 and Retry-After (never a 500 or a hang).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sign_in_flood_is_refused_not_queued_without_bound() {
+    let app = TestApp::spawn_with(|c| {
+        c.argon2_m_cost = 8192;
+        c.argon2_t_cost = 3;
+    })
+    .await;
+    let mut tasks = Vec::new();
+    for i in 0..160 {
+        let http = app.http.clone();
+        let url = app.url("/access/login");
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .json(&json!({"email": format!("nobody{i}@example.com"), "password": "wrong"}))
+                .send()
+                .await
+                .expect("send");
+            let retry = r.headers().get("retry-after").is_some();
+            let (status, body) = status_json(r).await;
+            (status, body, retry)
+        }));
+    }
+    let mut busy = 0;
+    for t in tasks {
+        let (status, body, retry) = t.await.expect("join");
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(body["error"], "ServerBusy");
+                assert!(retry);
+                busy += 1;
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert!(busy > 0, "160 simultaneous hashes were all queued");
 }

@@ -9,10 +9,11 @@ pub const ENGINE: support::Engine = support::Engine::Sqlite;
 mod common;
 
 mod access;
+mod accounts;
 mod auth;
 mod cli;
 mod expiry;
+mod pages;
 mod pagination;
 mod security;
 mod sessions;
-mod accounts;

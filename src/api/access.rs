@@ -14,7 +14,7 @@ use askama::Template;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -187,7 +187,18 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bod
             form.authenticity_token
         };
         if !verify_csrf_token(&presented, &csrf_secret) {
-            return Err(ApiError::InvalidAuthenticityToken);
+            if !is_form(&headers) {
+                return Err(ApiError::InvalidAuthenticityToken);
+            }
+            // A browser's form: the pages' 403 page, with a working sign-out button on it.
+            let nav = <[u8; SECRET_BYTES]>::try_from(csrf_secret.as_slice()).ok().map(|secret| Nav {
+                name: user.name.clone(),
+                email: user.email.clone(),
+                is_admin: user.role == crate::domain::Role::Admin,
+                authenticity_token: masked_csrf_token(&secret),
+                current: "",
+            });
+            return Ok(crate::api::html::PageError::bad_token(nav).into_response());
         }
         state.store.delete_session(session.id).await?;
         tracing::info!(event = "session_revoked", reason = "logout", session_id = session.id, user_id = user.id);

@@ -628,6 +628,7 @@ async fn every_page_sends_security_headers_and_no_store() {
         ("csrf", post(&app, "/sessions/sign_out_others", Some(&ada), &[]).await),
         ("redirect", app.http.get(app.url("/sessions")).send().await.expect("redirect")),
         ("form", post(&app, "/sessions/sign_out_others", Some(&ada), &[("authenticity_token", &t)]).await),
+        ("logout refused", post(&app, "/access/logout", Some(&ada), &[("authenticity_token", "forged")]).await),
         ("logout", post(&app, "/access/logout", Some(&ada), &[("authenticity_token", &t)]).await),
     ];
     for (what, r) in responses {

@@ -30,18 +30,26 @@ const PHONE_UA =
 const FIREFOX_UA = 'Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const HOSTILE_UA = '"><script>alert(2)</script><img src=x onerror=alert(3)>';
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-});
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+} catch (err) {
+  console.log(`not ok - launching ${process.env.CHROMIUM || '/usr/bin/chromium'}`);
+  console.log(String(err?.stack || err).replace(/^/gm, '    '));
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 
 // Problems any page reports: CSP violations, script errors, dialogs (an alert() would mean
 // an injected script ran). Checked after every test.

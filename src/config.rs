@@ -1,7 +1,7 @@
 //! Runtime configuration of `sessiond serve`: one struct, filled from flags and
 //! `SESSIOND_*` environment variables by `main.rs`, or directly by tests.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,6 +32,9 @@ pub struct Config {
     /// Argon2id memory cost (KiB) and passes for new password hashes.
     pub argon2_m_cost: u32,
     pub argon2_t_cost: u32,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` we believe. A request from any
+    /// other peer is taken to come from that peer, whatever headers it carries.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Config {
@@ -50,6 +53,7 @@ impl Default for Config {
             request_timeout_ms: 30_000,
             argon2_m_cost: 19 * 1024,
             argon2_t_cost: 2,
+            trusted_proxies: Vec::new(),
         }
     }
 }

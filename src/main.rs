@@ -9,7 +9,7 @@ use sessiond::domain::user::{validate_name, validate_password};
 use sessiond::domain::{Email, Role};
 use sessiond::store::{self, Keyset, NewUser, Scope, SharedStore, Sort};
 use std::io::Read;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -63,6 +63,11 @@ struct ServeArgs {
     /// API requests per user per minute.
     #[arg(long, env = "SESSIOND_RATE_LIMIT", default_value_t = 700)]
     rate_limit: u32,
+    /// Address of a reverse proxy whose X-Forwarded-For header is believed (repeatable;
+    /// the environment variable takes a comma-separated list). Requests from any other
+    /// address are taken to come from that address.
+    #[arg(long = "trusted-proxy", value_name = "ADDR", env = "SESSIOND_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Subcommand)]
@@ -175,6 +180,7 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
         session_as_array: args.session_as_array,
         activity_resolution: args.activity_resolution,
         rate_limit: args.rate_limit,
+        trusted_proxies: args.trusted_proxies.iter().map(IpAddr::to_canonical).collect(),
         ..Config::default()
     };
     let store = store::open(&config.database_url).await?;

@@ -7,7 +7,8 @@ mod support;
 use sessiond::domain::secret::{TokenDigest, new_secret};
 use sessiond::domain::{Cutoffs, Role, SecuritySettings};
 use sessiond::store::{
-    self, Keyset, NewSession, NewUser, Position, Scope, SharedStore, Sort, SortKey, StoreError, UserPatch,
+    self, Keyset, NewSession, NewUser, Position, Scope, SessionFilter, SharedStore, Sort, SortKey, StoreError,
+    UserPatch,
 };
 use support::{Engine, TestDb};
 
@@ -241,6 +242,97 @@ async fn liveness_cutoffs_filter_lists_and_sweeps(store: SharedStore) {
     assert!(store.session_by_id(new_end.id).await.expect("lookup").is_some());
 }
 
+async fn session_with(store: &SharedStore, user_id: i64, at: i64, ip: Option<&str>, ua: Option<&str>) -> i64 {
+    let new = NewSession {
+        user_id,
+        token: new_secret().digest,
+        csrf_secret: [1; 32],
+        ip: ip.map(str::to_owned),
+        user_agent: ua.map(str::to_owned),
+        created_via: "password",
+        checked_password_hash: None,
+    };
+    store.create_session(new, at).await.expect("create session").id
+}
+
+const NEWEST_FIRST: Sort = Sort { key: SortKey::Id, descending: true };
+
+fn page(after: Option<Position>, before: Option<Position>, limit: u32) -> Keyset {
+    Keyset { sort: NEWEST_FIRST, after, before, limit }
+}
+
+// The pages' list: address, user agent and user with each session; filters by user and by
+// part of an email (case-insensitive, LIKE wildcards taken literally); keyset pages both ways.
+async fn session_details_carry_device_and_owner_and_filter_by_email(store: SharedStore) {
+    let ada = user(&store, "ada@example.com", Role::EndUser).await;
+    let bob = user(&store, "bob_1@other.org", Role::Agent).await;
+    let a1 = session_with(&store, ada.id, 100, Some("203.0.113.9"), Some("Firefox/128.0 <b>")).await;
+    let b1 = session_with(&store, bob.id, 101, Some("2001:db8::1"), None).await;
+    let a2 = session_with(&store, ada.id, 102, None, None).await;
+    let b2 = session_with(&store, bob.id, 103, None, Some("curl/8")).await;
+
+    let all = store.list_session_details(&SessionFilter::All, ALL, page(None, None, 10)).await.expect("list");
+    let ids: Vec<i64> = all.iter().map(|d| d.session.id).collect();
+    assert_eq!(ids, vec![b2, a2, b1, a1], "newest first");
+    let first = all.iter().find(|d| d.session.id == a1).expect("a1");
+    assert_eq!(first.ip.as_deref(), Some("203.0.113.9"));
+    assert_eq!(first.user_agent.as_deref(), Some("Firefox/128.0 <b>"), "stored as sent");
+    assert_eq!(first.user, ada);
+    assert_eq!(first.session.authenticated_at, 100);
+    let none = all.iter().find(|d| d.session.id == a2).expect("a2");
+    assert_eq!((none.ip.as_deref(), none.user_agent.as_deref()), (None, None));
+
+    let ids_of = |v: Vec<sessiond::store::SessionDetail>| v.iter().map(|d| d.session.id).collect::<Vec<_>>();
+    let mine = store.list_session_details(&SessionFilter::User(ada.id), ALL, page(None, None, 10)).await.expect("mine");
+    assert_eq!(ids_of(mine), vec![a2, a1]);
+    for (text, expected) in [
+        ("bob_1@other.org", vec![b2, b1]),
+        ("OTHER.ORG", vec![b2, b1]),
+        ("@example", vec![a2, a1]),
+        ("b_1", vec![b2, b1]),
+        ("b_", vec![b2, b1]),
+        ("a_a", vec![]),
+        ("%", vec![]),
+        ("!", vec![]),
+        ("nobody", vec![]),
+    ] {
+        let found = store
+            .list_session_details(&SessionFilter::EmailContains(text.into()), ALL, page(None, None, 10))
+            .await
+            .expect("filter");
+        assert_eq!(ids_of(found), expected, "{text:?}");
+    }
+
+    // Keyset pages: after the second-newest, and back before the oldest.
+    let at = |id| Some(Position { key: id, id });
+    let older = store.list_session_details(&SessionFilter::All, ALL, page(at(a2), None, 10)).await.expect("after");
+    assert_eq!(ids_of(older), vec![b1, a1]);
+    let newer = store.list_session_details(&SessionFilter::All, ALL, page(None, at(a1), 2)).await.expect("before");
+    assert_eq!(ids_of(newer), vec![a2, b1], "the two just before, in page order");
+    // Ended sessions are not listed.
+    let cut = Cutoffs { team_idle: 101, end_user_idle: i64::MIN, team_max_duration: i64::MIN };
+    let live = store.list_session_details(&SessionFilter::All, cut, page(None, None, 10)).await.expect("live");
+    assert_eq!(ids_of(live), vec![b2, a2, a1]);
+}
+
+async fn delete_other_sessions_keeps_one_and_spares_other_users(store: SharedStore) {
+    let ada = user(&store, "ada@example.com", Role::EndUser).await;
+    let bob = user(&store, "bob@example.com", Role::EndUser).await;
+    let keep = session_with(&store, ada.id, 1, None, None).await;
+    for _ in 0..3 {
+        session_with(&store, ada.id, 1, None, None).await;
+    }
+    let bobs = session_with(&store, bob.id, 1, None, None).await;
+    assert_eq!(store.delete_other_sessions(ada.id, keep).await.expect("delete"), 3);
+    assert_eq!(store.count_sessions(Scope::User(ada.id), ALL).await.expect("count"), 1);
+    assert!(store.session_by_id(keep).await.expect("lookup").is_some());
+    assert!(store.session_by_id(bobs).await.expect("lookup").is_some());
+    assert_eq!(store.delete_other_sessions(ada.id, keep).await.expect("again"), 0);
+    // Keeping a session of someone else keeps nothing of this user's.
+    session_with(&store, ada.id, 1, None, None).await;
+    assert_eq!(store.delete_other_sessions(ada.id, bobs).await.expect("delete"), 2);
+}
+
 async fn suspension_and_password_change_end_sessions(store: SharedStore) {
     let u = user(&store, "a@x.io", Role::Agent).await;
     let (keep, _) = session(&store, u.id, 1).await;
@@ -345,4 +437,6 @@ store_tests!(
     tokens_resolve_and_go_with_their_user,
     settings_round_trip,
     migrations_are_idempotent_on_reopen,
+    session_details_carry_device_and_owner_and_filter_by_email,
+    delete_other_sessions_keeps_one_and_spares_other_users,
 );

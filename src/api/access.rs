@@ -4,8 +4,9 @@
 use crate::AppState;
 use crate::api::auth::{check_password_from, session_cookie, session_for_token};
 use crate::api::error::ApiError;
+use crate::api::html::{Nav, html, see_other};
 use crate::api::wire::single_session;
-use crate::api::{base_url, json_response, parse_json, read_body};
+use crate::api::{base_url, client_ip, json_response, parse_json, read_body};
 use crate::domain::secret::{SECRET_BYTES, masked_csrf_token, new_secret, random_bytes, verify_csrf_token};
 use crate::domain::{Session, User};
 use crate::store::NewSession;
@@ -21,6 +22,7 @@ use std::net::SocketAddr;
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
+    nav: Option<Nav>,
     error: Option<&'a str>,
     email: &'a str,
     return_to: &'a str,
@@ -29,42 +31,15 @@ struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage<'a> {
+    nav: Option<Nav>,
     name: &'a str,
     email: &'a str,
     role: &'a str,
-    authenticity_token: &'a str,
+    is_admin: bool,
 }
 
 const THROTTLED: &str = "Too many failed attempts. Wait a few minutes and try again.";
 const GENERIC_FAILURE: &str = "That email and password did not match an active account.";
-
-fn html(status: StatusCode, page: Result<String, askama::Error>) -> Response {
-    match page {
-        Ok(body) => {
-            let mut r = (status, body).into_response();
-            let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-            );
-            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-            h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-            h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            r
-        }
-        Err(e) => ApiError::Internal(format!("template: {e}")).into_response(),
-    }
-}
-
-fn see_other(location: &str) -> Response {
-    let mut r = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
-}
 
 /// A `return_to` we may redirect to: a relative path on this origin, nothing else [E-19].
 pub fn safe_return_to(raw: &str) -> Option<&str> {
@@ -83,7 +58,7 @@ pub async fn login_page(axum::extract::RawQuery(query): axum::extract::RawQuery)
         .find(|(k, _)| k == "return_to")
         .and_then(|(_, v)| safe_return_to(&v).map(str::to_owned))
         .unwrap_or_default();
-    html(StatusCode::OK, LoginPage { error: None, email: "", return_to: &return_to }.render())
+    html(StatusCode::OK, LoginPage { nav: None, error: None, email: "", return_to: &return_to }.render())
 }
 
 #[derive(Deserialize)]
@@ -136,11 +111,12 @@ pub async fn login(
     } else {
         parse_json(&bytes)?
     };
-    let checked = check_password_from(&state, &creds.email, creds.password, Some(peer.ip())).await;
+    let ip = client_ip(&state.config.trusted_proxies, peer.ip(), &headers);
+    let checked = check_password_from(&state, &creds.email, creds.password, Some(ip)).await;
     if let (true, Err(ApiError::TooManyRequests { retry_after })) = (form, &checked) {
         let return_to = creds.return_to.as_deref().and_then(safe_return_to).unwrap_or("");
         let email = creds.email.chars().take(254).collect::<String>();
-        let page = LoginPage { error: Some(THROTTLED), email: &email, return_to };
+        let page = LoginPage { nav: None, error: Some(THROTTLED), email: &email, return_to };
         let mut r = html(StatusCode::TOO_MANY_REQUESTS, page.render());
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         return Ok(r);
@@ -149,15 +125,14 @@ pub async fn login(
         if form {
             let return_to = creds.return_to.as_deref().and_then(safe_return_to).unwrap_or("");
             let email = creds.email.chars().take(254).collect::<String>();
-            let page = LoginPage { error: Some(GENERIC_FAILURE), email: &email, return_to };
+            let page = LoginPage { nav: None, error: Some(GENERIC_FAILURE), email: &email, return_to };
             return Ok(html(StatusCode::UNAUTHORIZED, page.render()));
         }
         return Err(ApiError::Unauthenticated);
     };
     let user_agent =
         headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect::<String>());
-    let (session, token, csrf) =
-        start_session(&state, &user, checked_hash, Some(peer.ip().to_string()), user_agent).await?;
+    let (session, token, csrf) = start_session(&state, &user, checked_hash, Some(ip.to_string()), user_agent).await?;
     let cookie = session_cookie_header(&state, &token);
     let mut response = if form {
         see_other(creds.return_to.as_deref().and_then(safe_return_to).unwrap_or("/"))
@@ -211,7 +186,7 @@ fn session_cookie_header(state: &AppState, token: &str) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
 }
 
-fn clear_cookie_header(state: &AppState) -> HeaderValue {
+pub(crate) fn clear_cookie_header(state: &AppState) -> HeaderValue {
     let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
     let value = format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", state.config.cookie_name());
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
@@ -238,7 +213,18 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bod
             form.authenticity_token
         };
         if !verify_csrf_token(&presented, &csrf_secret) {
-            return Err(ApiError::InvalidAuthenticityToken);
+            if !is_form(&headers) {
+                return Err(ApiError::InvalidAuthenticityToken);
+            }
+            // A browser's form: the pages' 403 page, with a working sign-out button on it.
+            let nav = <[u8; SECRET_BYTES]>::try_from(csrf_secret.as_slice()).ok().map(|secret| Nav {
+                name: user.name.clone(),
+                email: user.email.clone(),
+                is_admin: user.role == crate::domain::Role::Admin,
+                authenticity_token: masked_csrf_token(&secret),
+                current: "",
+            });
+            return Ok(crate::api::html::PageError::bad_token(nav).into_response());
         }
         state.store.delete_session(session.id).await?;
         tracing::info!(event = "session_revoked", reason = "logout", session_id = session.id, user_id = user.id);
@@ -248,19 +234,20 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bod
     Ok(response)
 }
 
-/// GET / — who am I, with a sign-out button; the sign-in page when signed out.
-pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let Some(token) = session_cookie(&headers, state.config.cookie_name()) else {
-        return Ok(see_other("/access/login"));
+/// GET / — who am I, with links to the pages; the sign-in page when signed out.
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let viewer = match crate::api::pages::viewer(&state, &headers, "/").await {
+        Ok(v) => v,
+        Err(redirect) => return redirect,
     };
-    let Some((user, _session, csrf_secret)) = session_for_token(&state, &token).await? else {
-        return Ok(see_other("/access/login"));
+    let page = HomePage {
+        nav: Some(viewer.nav("home")),
+        name: &viewer.user.name,
+        email: &viewer.user.email,
+        role: viewer.user.role.as_str(),
+        is_admin: viewer.user.role == crate::domain::Role::Admin,
     };
-    let secret: [u8; SECRET_BYTES] =
-        csrf_secret.as_slice().try_into().map_err(|_| ApiError::Internal("bad CSRF secret length".into()))?;
-    let token = masked_csrf_token(&secret);
-    let page = HomePage { name: &user.name, email: &user.email, role: user.role.as_str(), authenticity_token: &token };
-    Ok(html(StatusCode::OK, page.render()))
+    html(StatusCode::OK, page.render())
 }
 
 #[cfg(test)]

@@ -364,7 +364,10 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| crate::api::client_ip(&state.config.trusted_proxies, c.0.ip(), &parts.headers));
         // Order of judgement [E-12]: who (401), then the rate limit (429), then may they use
         // this method (scope or CSRF, 403). Every authenticated request counts [E-24].
         let principal = authenticate(state, &parts.headers, peer).await?;

@@ -4,7 +4,9 @@ pub mod access;
 pub mod activity;
 pub mod auth;
 pub mod error;
+pub mod html;
 pub mod limits;
+pub mod pages;
 pub mod pagination;
 pub mod sessions;
 pub mod settings;
@@ -23,6 +25,7 @@ use axum::routing::{get, post, put};
 use error::ApiError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::net::IpAddr;
 use tower::ServiceExt as _;
 use tower::util::MapRequest;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -62,6 +65,13 @@ pub fn app(state: AppState) -> App {
         .route("/access/login", get(access::login_page).post(access::login))
         .route("/access/logout", post(access::logout))
         .route("/", get(access::home))
+        .route("/sessions", get(pages::my_sessions))
+        .route("/sessions/sign_out_others", post(pages::sign_out_others))
+        .route("/sessions/{id}/sign_out", post(pages::sign_out_mine))
+        .route("/admin/sessions", get(pages::admin_sessions))
+        .route("/admin/sessions/{id}/sign_out", post(pages::admin_sign_out_session))
+        .route("/admin/users/{id}/sign_out", post(pages::admin_sign_out_user))
+        .route("/assets/style.css", get(html::stylesheet))
         .fallback(|| async { ApiError::InvalidEndpoint })
         .method_not_allowed_fallback(|| async { ApiError::InvalidEndpoint })
         .with_state(state)
@@ -130,6 +140,45 @@ pub type Segments<T> = Result<axum::extract::Path<T>, axum::extract::rejection::
 /// Undecodable segments name nothing: 404 `RecordNotFound` [C-28].
 pub fn path_segments<T>(extracted: Segments<T>) -> Result<axum::extract::Path<T>, ApiError> {
     extracted.map_err(|_| ApiError::RecordNotFound)
+}
+
+/// The address of the client that sent a request. `X-Forwarded-For` is believed only when
+/// the connection comes from a configured trusted proxy; then the header is read from the
+/// right (the hop our proxy added) leftwards, skipping further trusted proxies, and the
+/// first address that is not one of them is the client. Anything unreadable stops the walk
+/// at the last address we could vouch for, so a client can never choose its own address.
+pub fn client_ip(trusted: &[IpAddr], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut hops = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(value) = value.to_str() else {
+            return peer;
+        };
+        hops.extend(value.split(',').map(str::trim));
+    }
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = parse_forwarded_hop(hop) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally with a port (`1.2.3.4:80`, `[::1]:80`).
+fn parse_forwarded_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 /// The base URL for `url` fields and links: the configured public URL, else the scheme,
@@ -205,4 +254,64 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::InvalidJson("the request body is empty; expected a JSON object".into()));
     }
     serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let h = xff(&["203.0.113.9"]);
+        assert_eq!(client_ip(&[], ip("198.51.100.1"), &h), ip("198.51.100.1"));
+        assert_eq!(client_ip(&[ip("10.0.0.1")], ip("198.51.100.1"), &h), ip("198.51.100.1"));
+    }
+
+    #[test]
+    fn forwarded_for_is_read_from_the_right_past_trusted_hops() {
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        // The client may prepend anything; only what our proxies appended counts.
+        let h = xff(&["1.1.1.1, 203.0.113.9, 10.0.0.2"]);
+        assert_eq!(client_ip(&proxies, ip("10.0.0.1"), &h), ip("203.0.113.9"));
+        // Several header lines are one list, in order.
+        let h = xff(&["1.1.1.1", "203.0.113.9:4711"]);
+        assert_eq!(client_ip(&proxies, ip("10.0.0.1"), &h), ip("203.0.113.9"));
+        let h = xff(&["[2001:db8::7]:443"]);
+        assert_eq!(client_ip(&proxies, ip("10.0.0.1"), &h), ip("2001:db8::7"));
+        // No header: the proxy itself.
+        assert_eq!(client_ip(&proxies, ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
+        // Only trusted hops: the leftmost of them.
+        let h = xff(&["10.0.0.2"]);
+        assert_eq!(client_ip(&proxies, ip("10.0.0.1"), &h), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn garbage_stops_the_walk_at_the_last_vouched_address() {
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let h = xff(&["203.0.113.9, <script>, 10.0.0.2"]);
+        assert_eq!(client_ip(&proxies, ip("10.0.0.1"), &h), ip("10.0.0.2"));
+        let h = xff(&["unknown"]);
+        assert_eq!(client_ip(&proxies, ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_bytes(b"1.2.3.4\xff").unwrap());
+        assert_eq!(client_ip(&proxies, ip("10.0.0.1"), &h), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn ipv4_mapped_peers_match_ipv4_proxies() {
+        let h = xff(&["203.0.113.9"]);
+        assert_eq!(client_ip(&[ip("10.0.0.1")], ip("::ffff:10.0.0.1"), &h), ip("203.0.113.9"));
+    }
 }

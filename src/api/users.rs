@@ -203,6 +203,7 @@ pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     user: crate::api::Segments<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -213,7 +214,10 @@ pub async fn change_password(
     invalid.check("password", validate_password(&body.password));
     if is_self {
         let previous_ok = match body.previous_password {
-            Some(prev) => check_password_from(&state, &principal.user.email, prev, Some(peer.ip())).await?.is_some(),
+            Some(prev) => {
+                let ip = crate::api::client_ip(&state.config.trusted_proxies, peer.ip(), &headers);
+                check_password_from(&state, &principal.user.email, prev, Some(ip)).await?.is_some()
+            }
             None => false,
         };
         if !previous_ok {

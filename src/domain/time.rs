@@ -24,6 +24,27 @@ pub fn format_timestamp(t: Timestamp) -> String {
     )
 }
 
+/// For people: `2023-11-14 22:13:20 UTC`.
+pub fn format_human_utc(t: Timestamp) -> String {
+    format_timestamp(t).replacen('T', " ", 1).replacen('Z', " UTC", 1)
+}
+
+/// How long ago `t` was at `now`, roughly, for people: "just now", "about 5 minutes ago",
+/// "about 3 hours ago", "2 days ago". A `t` in the future (clock skew) reads "just now".
+pub fn format_relative(now: Timestamp, t: Timestamp) -> String {
+    let ago = now.saturating_sub(t);
+    match ago {
+        i64::MIN..60 => "just now".to_owned(),
+        60..120 => "about a minute ago".to_owned(),
+        120..3_600 => format!("about {} minutes ago", ago / 60),
+        // Hours are rounded to the nearest; 23½ hours and more is a day.
+        3_600..5_400 => "about an hour ago".to_owned(),
+        5_400..84_600 => format!("about {} hours ago", (ago + 1_800) / 3_600),
+        84_600..172_800 => "1 day ago".to_owned(),
+        _ => format!("{} days ago", ago / 86_400),
+    }
+}
+
 /// Parses an RFC 3339 timestamp (any offset, fractions dropped) into epoch seconds.
 pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
     OffsetDateTime::parse(s, &Rfc3339).ok().map(|dt| dt.unix_timestamp())
@@ -43,6 +64,31 @@ mod tests {
     fn out_of_range_values_do_not_panic() {
         assert_eq!(format_timestamp(i64::MIN), "1970-01-01T00:00:00Z");
         assert_eq!(format_timestamp(i64::MAX), "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn human_forms() {
+        assert_eq!(format_human_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        let now = 1_700_000_000;
+        for (ago, text) in [
+            (-30, "just now"),
+            (0, "just now"),
+            (59, "just now"),
+            (60, "about a minute ago"),
+            (119, "about a minute ago"),
+            (5 * 60 + 10, "about 5 minutes ago"),
+            (59 * 60 + 59, "about 59 minutes ago"),
+            (3_600, "about an hour ago"),
+            (2 * 3_600 + 1_799, "about 2 hours ago"),
+            (2 * 3_600 + 1_800, "about 3 hours ago"),
+            (23 * 3_600 + 1_800, "1 day ago"),
+            (86_400 + 5, "1 day ago"),
+            (3 * 86_400, "3 days ago"),
+        ] {
+            assert_eq!(format_relative(now, now - ago), text, "{ago}");
+        }
+        assert_eq!(format_relative(i64::MAX, i64::MIN), format!("{} days ago", i64::MAX / 86_400));
+        assert_eq!(format_relative(i64::MIN, i64::MAX), "just now");
     }
 
     #[test]

@@ -75,6 +75,26 @@ pub struct OAuthToken {
     pub expires_at: Option<Timestamp>,
 }
 
+/// A session with what the web pages show about it: where it signed in from and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionDetail {
+    pub session: Session,
+    /// The client address at sign-in, as text.
+    pub ip: Option<String>,
+    /// The `User-Agent` at sign-in, as sent (untrusted text: escape it).
+    pub user_agent: Option<String>,
+    pub user: User,
+}
+
+/// Which sessions a detailed list covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionFilter {
+    All,
+    User(UserId),
+    /// Sessions of users whose (lower-case) email contains this text.
+    EmailContains(String),
+}
+
 /// Which sessions a list covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -203,6 +223,16 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Session>>;
     async fn count_sessions(&self, scope: Scope, cutoffs: Cutoffs) -> StoreResult<i64>;
+    /// Live sessions (per `cutoffs`) with their address, user agent and user, in keyset
+    /// order, for the web pages.
+    async fn list_session_details(
+        &self,
+        filter: &SessionFilter,
+        cutoffs: Cutoffs,
+        page: Keyset,
+    ) -> StoreResult<Vec<SessionDetail>>;
+    /// Deletes every session of `user_id` except `keep`; returns how many went.
+    async fn delete_other_sessions(&self, user_id: UserId, keep: SessionId) -> StoreResult<u64>;
     /// Deletes up to `batch` ended sessions; returns how many went.
     async fn sweep_expired(&self, cutoffs: Cutoffs, batch: u32) -> StoreResult<u64>;
 

@@ -83,6 +83,44 @@ macro_rules! sql_store {
             }
         }
 
+        /// Appends the position condition, order and limit of a keyset page; returns whether
+        /// the rows come back in reverse sort order (a `before` page), to be flipped.
+        fn push_keyset(q: &mut QueryBuilder<$db>, page: Keyset) -> bool {
+            let col = page.sort.key.column();
+            // "Follows in sort order" is ">" for ascending sorts and "<" for descending ones.
+            let (position, follows) = match (page.after, page.before) {
+                (Some(p), _) => (Some(p), !page.sort.descending),
+                (None, Some(p)) => (Some(p), page.sort.descending),
+                (None, None) => (None, true),
+            };
+            if let Some(p) = position {
+                let op = if follows { ">" } else { "<" };
+                if page.sort.key == SortKey::Id {
+                    q.push(format_args!(" AND s.id {op} ")).push_bind(p.id);
+                } else {
+                    q.push(format_args!(" AND ({col}, s.id) {op} (")).push_bind(p.key).push(", ").push_bind(p.id).push(")");
+                }
+            }
+            let backwards = page.after.is_none() && page.before.is_some();
+            push_order(q, page.sort, backwards);
+            q.push(" LIMIT ").push_bind(i64::from(page.limit));
+            backwards
+        }
+
+        /// `text` as a LIKE pattern matching any string that contains it (`!` escapes).
+        fn contains_pattern(text: &str) -> String {
+            let mut p = String::with_capacity(text.len() + 2);
+            p.push('%');
+            for c in text.chars() {
+                if matches!(c, '%' | '_' | '!') {
+                    p.push('!');
+                }
+                p.push(c);
+            }
+            p.push('%');
+            p
+        }
+
         fn push_order(q: &mut QueryBuilder<$db>, sort: Sort, reverse: bool) {
             let dir = if sort.descending != reverse { "DESC" } else { "ASC" };
             let col = sort.key.column();
@@ -392,24 +430,7 @@ macro_rules! sql_store {
                 ));
                 push_alive(&mut q, cutoffs);
                 push_scope(&mut q, scope);
-                let col = page.sort.key.column();
-                // "Follows in sort order" is ">" for ascending sorts and "<" for descending ones.
-                let (position, follows) = match (page.after, page.before) {
-                    (Some(p), _) => (Some(p), !page.sort.descending),
-                    (None, Some(p)) => (Some(p), page.sort.descending),
-                    (None, None) => (None, true),
-                };
-                if let Some(p) = position {
-                    let op = if follows { ">" } else { "<" };
-                    if page.sort.key == SortKey::Id {
-                        q.push(format_args!(" AND s.id {op} ")).push_bind(p.id);
-                    } else {
-                        q.push(format_args!(" AND ({col}, s.id) {op} (")).push_bind(p.key).push(", ").push_bind(p.id).push(")");
-                    }
-                }
-                let backwards = page.after.is_none() && page.before.is_some();
-                push_order(&mut q, page.sort, backwards);
-                q.push(" LIMIT ").push_bind(i64::from(page.limit));
+                let backwards = push_keyset(&mut q, page);
                 let rows = q.build().fetch_all(&self.reader).await.map_err(map_err)?;
                 let mut sessions = rows.iter().map(|r| session_at(r, 0)).collect::<StoreResult<Vec<_>>>()?;
                 if backwards {
@@ -445,6 +466,57 @@ macro_rules! sql_store {
                 push_alive(&mut q, cutoffs);
                 push_scope(&mut q, scope);
                 q.build_query_scalar().fetch_one(&self.reader).await.map_err(map_err)
+            }
+
+            async fn list_session_details(
+                &self,
+                filter: &SessionFilter,
+                cutoffs: Cutoffs,
+                page: Keyset,
+            ) -> StoreResult<Vec<SessionDetail>> {
+                self.metrics.read();
+                let mut q = QueryBuilder::<$db>::new(format!(
+                    "SELECT {SESSION_COLS}, s.ip, s.user_agent, {USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id WHERE "
+                ));
+                push_alive(&mut q, cutoffs);
+                match filter {
+                    SessionFilter::All => {}
+                    SessionFilter::User(id) => {
+                        q.push(" AND s.user_id = ").push_bind(*id);
+                    }
+                    SessionFilter::EmailContains(text) => {
+                        q.push(" AND u.email LIKE ").push_bind(contains_pattern(&text.to_lowercase())).push(" ESCAPE '!'");
+                    }
+                }
+                let backwards = push_keyset(&mut q, page);
+                let rows = q.build().fetch_all(&self.reader).await.map_err(map_err)?;
+                let mut details = rows
+                    .iter()
+                    .map(|r| {
+                        Ok(SessionDetail {
+                            session: session_at(r, 0)?,
+                            ip: r.try_get(4).map_err(map_err)?,
+                            user_agent: r.try_get(5).map_err(map_err)?,
+                            user: user_at(r, 6)?,
+                        })
+                    })
+                    .collect::<StoreResult<Vec<_>>>()?;
+                if backwards {
+                    details.reverse();
+                }
+                Ok(details)
+            }
+
+            async fn delete_other_sessions(&self, user_id: UserId, keep: SessionId) -> StoreResult<u64> {
+                self.metrics.write();
+                let n = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+                    .bind(user_id)
+                    .bind(keep)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                Ok(n)
             }
 
             async fn sweep_expired(&self, cutoffs: Cutoffs, batch: u32) -> StoreResult<u64> {

@@ -13,6 +13,7 @@ mod accounts;
 mod auth;
 mod cli;
 mod expiry;
+mod pages;
 mod pagination;
 mod security;
 mod sessions;

@@ -19,6 +19,8 @@ mod auth;
 mod cli;
 #[path = "../api/expiry.rs"]
 mod expiry;
+#[path = "../api/pages.rs"]
+mod pages;
 #[path = "../api/pagination.rs"]
 mod pagination;
 #[path = "../api/security.rs"]

@@ -43,9 +43,15 @@ impl Server {
     }
 
     pub fn start_with(db: &str, extra: &[&str]) -> Server {
+        Self::start_with_env(db, extra, &[])
+    }
+
+    /// [`Server::start_with`] with extra environment variables.
+    pub fn start_with_env(db: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .env("SESSIOND_DATABASE_URL", db)
             .env("NO_COLOR", "1")
             .env("SESSIOND_LOG_FORMAT", "json")

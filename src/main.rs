@@ -107,9 +107,12 @@ enum SessionsCommand {
         user: Option<i64>,
     },
     /// Revoke one session (--id) or every session of a user (--user).
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "user"])))]
     Revoke {
-        #[arg(long, conflicts_with = "user", required_unless_present = "user")]
+        /// The session's id.
+        #[arg(long)]
         id: Option<i64>,
+        /// A user's id: revoke every session of that user.
         #[arg(long)]
         user: Option<i64>,
     },
@@ -138,7 +141,8 @@ fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("SESSIOND_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let json = std::env::var("SESSIOND_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if json {
         builder.json().init();
     } else {
@@ -187,8 +191,8 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
     if store.count_users().await.map_err(|e| e.to_string())? == 0 {
         tracing::warn!(
             "the database has no users yet; create the first admin with: \
-             echo 'a-long-password' | sessiond user add --email admin@example.com --name Admin --role admin --password-stdin \
-             (add --database-url {} if you use another database)",
+             echo 'a-long-password' | sessiond user add --email admin@example.com --name Admin --role admin --password-stdin --database-url {} \
+             (or `cargo run --release -q -- user add …` from the source tree)",
             store::redact_url(&config.database_url)
         );
     }

@@ -223,7 +223,10 @@ pub fn decode_cursor(cursor: &str, sort: Sort, param: &str) -> Result<Position, 
 
 /// Percent-encodes a query value (cursors are base64url already; sorts may hold `-`).
 pub fn encode_query_value(v: &str) -> String {
-    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+    // Unreserved characters (RFC 3986) stay as they are: `sort_by=last_seen_at`, `sort=-id`.
+    const QUERY_VALUE: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(v, QUERY_VALUE).to_string()
 }
 
 #[cfg(test)]

@@ -98,9 +98,16 @@ async fn sweep_forever(state: AppState) {
             tracing::warn!(error = %e, "session sweep failed");
         }
         // Failures older than the longest throttling window no longer count.
-        let horizon =
-            state.clock.now().saturating_sub(crate::domain::throttle::ThrottlePolicy::default().account_long_window);
-        if let Err(e) = state.store.prune_sign_in_failures(horizon).await {
+        let policy = crate::domain::throttle::ThrottlePolicy::default();
+        let now = state.clock.now();
+        let pruned = state
+            .store
+            .prune_sign_in_failures(
+                now.saturating_sub(policy.account_long_window),
+                now.saturating_sub(policy.known_address_for),
+            )
+            .await;
+        if let Err(e) = pruned {
             tracing::warn!(error = %e, "pruning sign-in failures failed");
         }
     }

@@ -229,7 +229,8 @@ async fn parallel_wrong_passwords_through_two_instances_admit_the_limit() {
     for t in tasks {
         match t.await.expect("join") {
             StatusCode::UNAUTHORIZED => checked += 1,
-            StatusCode::TOO_MANY_REQUESTS => {}
+            // Throttled, or refused before any check because too many hashes were queued.
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {}
             other => panic!("unexpected {other}"),
         }
     }

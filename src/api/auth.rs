@@ -326,10 +326,9 @@ pub async fn check_password_from(
     let _permit = state.hash_permit().await?;
     let normalised = Email::parse(email).map(|e| e.as_str().to_owned()).unwrap_or_else(|_| email.trim().to_lowercase());
     let ip_text = ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
-    let attempt = state
-        .store
-        .begin_sign_in_attempt(&account_key(&normalised), &ip_text, state.clock.now(), ThrottlePolicy::default())
-        .await?;
+    let account = account_key(&normalised);
+    let attempt =
+        state.store.begin_sign_in_attempt(&account, &ip_text, state.clock.now(), ThrottlePolicy::default()).await?;
     let ticket = match attempt {
         Attempt::Allowed(ticket) => ticket,
         Attempt::Throttled(retry_after) => {
@@ -352,7 +351,7 @@ pub async fn check_password_from(
     };
     match &user {
         Some((u, _)) => {
-            state.store.release_sign_in_attempt(ticket).await?;
+            state.store.release_sign_in_attempt(ticket, &account, &ip_text, state.clock.now()).await?;
             tracing::info!(event = "sign_in_succeeded", user_id = u.id, ip = %ip_text);
         }
         None => tracing::info!(event = "sign_in_failed", ip = %ip_text),

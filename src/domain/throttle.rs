@@ -17,6 +17,10 @@ pub struct ThrottlePolicy {
     /// …and at most `ip_max` failures per client address in `ip_window`.
     pub ip_window: i64,
     pub ip_max: i64,
+    /// An address from which the account signed in successfully within this many seconds
+    /// is "known": there the account limits count only that address's own failures, so a
+    /// stranger failing elsewhere cannot lock the account out of its usual addresses.
+    pub known_address_for: i64,
 }
 
 impl Default for ThrottlePolicy {
@@ -28,6 +32,7 @@ impl Default for ThrottlePolicy {
             account_long_max: 100,
             ip_window: 15 * 60,
             ip_max: 100,
+            known_address_for: 30 * 24 * 60 * 60,
         }
     }
 }

@@ -269,10 +269,11 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         policy: ThrottlePolicy,
     ) -> StoreResult<Attempt>;
-    /// The password was right: the provisional failure does not count.
-    async fn release_sign_in_attempt(&self, id: i64) -> StoreResult<()>;
-    /// Forgets failures older than `before`.
-    async fn prune_sign_in_failures(&self, before: Timestamp) -> StoreResult<u64>;
+    /// The password was right: the provisional failure does not count, and the address
+    /// becomes known for the account.
+    async fn release_sign_in_attempt(&self, id: i64, account: &[u8; 32], ip: &str, now: Timestamp) -> StoreResult<()>;
+    /// Forgets failures older than `before`, and known addresses not used since `known_before`.
+    async fn prune_sign_in_failures(&self, before: Timestamp, known_before: Timestamp) -> StoreResult<u64>;
 
     // --- settings
     async fn security_settings(&self) -> StoreResult<SecuritySettings>;

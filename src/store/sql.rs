@@ -659,19 +659,34 @@ macro_rules! sql_store {
             self.metrics.write();
             let mut tx = self.writer.begin().await.map_err(map_err)?;
             lock_throttle_keys(&mut tx, account, ip).await?;
+            let known: Option<i64> = sqlx::query_scalar(
+                "SELECT at FROM sign_in_successes WHERE account = $1 AND ip = $2 AND at > $3",
+            )
+            .bind(account.as_slice())
+            .bind(ip)
+            .bind(now.saturating_sub(policy.known_address_for))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
             let windows = [
                 ("account", policy.account_short_window, policy.account_short_max),
                 ("account", policy.account_long_window, policy.account_long_max),
                 ("ip", policy.ip_window, policy.ip_max),
             ];
             for (column, window, max) in windows {
-                let sql = if column == "account" {
-                    "SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE account = $1 AND at > $2"
-                } else {
-                    "SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE ip = $1 AND at > $2"
+                let q = match (column, known.is_some()) {
+                    // From a known address, only that address's own failures count.
+                    ("account", true) => sqlx::query(
+                        "SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE account = $1 AND ip = $2 AND at > $3",
+                    )
+                    .bind(account.as_slice())
+                    .bind(ip),
+                    ("account", false) => {
+                        sqlx::query("SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE account = $1 AND at > $2")
+                            .bind(account.as_slice())
+                    }
+                    _ => sqlx::query("SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE ip = $1 AND at > $2").bind(ip),
                 };
-                let q = sqlx::query(sql);
-                let q = if column == "account" { q.bind(account.as_slice()) } else { q.bind(ip) };
                 let row = q.bind(now.saturating_sub(window)).fetch_one(&mut *tx).await.map_err(map_err)?;
                 let count: i64 = row.try_get(0).map_err(map_err)?;
                 let oldest: Option<i64> = row.try_get(1).map_err(map_err)?;
@@ -693,17 +708,25 @@ macro_rules! sql_store {
             Ok(Attempt::Allowed(id))
         }
 
-        async fn release_sign_in_attempt(&self, id: i64) -> StoreResult<()> {
+        async fn release_sign_in_attempt(&self, id: i64, account: &[u8; 32], ip: &str, now: Timestamp) -> StoreResult<()> {
             self.metrics.write();
-            sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
-                .bind(id)
-                .execute(&self.writer)
-                .await
-                .map_err(map_err)?;
+            let mut tx = self.writer.begin().await.map_err(map_err)?;
+            sqlx::query("DELETE FROM sign_in_failures WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(map_err)?;
+            sqlx::query(
+                "INSERT INTO sign_in_successes (account, ip, at) VALUES ($1, $2, $3)
+                 ON CONFLICT (account, ip) DO UPDATE SET at = excluded.at",
+            )
+            .bind(account.as_slice())
+            .bind(ip)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)?;
             Ok(())
         }
 
-        async fn prune_sign_in_failures(&self, before: Timestamp) -> StoreResult<u64> {
+        async fn prune_sign_in_failures(&self, before: Timestamp, known_before: Timestamp) -> StoreResult<u64> {
             self.metrics.write();
             let n = sqlx::query("DELETE FROM sign_in_failures WHERE at < $1")
                 .bind(before)
@@ -711,7 +734,13 @@ macro_rules! sql_store {
                 .await
                 .map_err(map_err)?
                 .rows_affected();
-            Ok(n)
+            let m = sqlx::query("DELETE FROM sign_in_successes WHERE at < $1")
+                .bind(known_before)
+                .execute(&self.writer)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            Ok(n + m)
         }
 
         async fn security_settings(&self) -> StoreResult<SecuritySettings> {

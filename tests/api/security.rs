@@ -554,3 +554,35 @@ async fn a_sign_in_flood_is_refused_not_queued_without_bound() {
     }
     assert!(busy > 0, "160 simultaneous hashes were all queued");
 }
+
+// SPEC §8 "no lockout that a stranger can extend forever": failures from a stranger's
+// address do not lock the account out of an address it has signed in from before; from a
+// new address the account limit still applies, right password or not [E-18].
+#[tokio::test]
+async fn strangers_cannot_lock_an_account_out_of_its_known_address() {
+    let app = TestApp::spawn_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
+    app.create_user("ada@example.com", Role::EndUser).await;
+    let from = |ip: &'static str, password: &'static str| {
+        app.http
+            .post(app.url("/access/login"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({"email": "ada@example.com", "password": password}))
+            .send()
+    };
+    // Ada signs in from home once.
+    assert_eq!(from("198.51.100.7", PASSWORD).await.expect("send").status(), StatusCode::CREATED);
+    // A stranger fails ten times, paced or not, from elsewhere.
+    for _ in 0..10 {
+        assert_eq!(from("203.0.113.66", "guess").await.expect("send").status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(from("203.0.113.66", "guess").await.expect("send").status(), StatusCode::TOO_MANY_REQUESTS);
+    // From a new address the account is throttled, even with the right password…
+    assert_eq!(from("192.0.2.1", PASSWORD).await.expect("send").status(), StatusCode::TOO_MANY_REQUESTS);
+    // …but from home Ada still signs in.
+    assert_eq!(from("198.51.100.7", PASSWORD).await.expect("send").status(), StatusCode::CREATED);
+    // Her own failures at home still count against her there.
+    for _ in 0..10 {
+        assert_eq!(from("198.51.100.7", "typo").await.expect("send").status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(from("198.51.100.7", PASSWORD).await.expect("send").status(), StatusCode::TOO_MANY_REQUESTS);
+}

@@ -138,7 +138,8 @@ async fn bulk_delete_racing_sign_ins_leaves_nothing_from_before() {
         .await
         .expect("list");
     let body: Value = r.json().await.expect("json");
-    let mut listed: Vec<i64> = body["sessions"].as_array().expect("sessions").iter().filter_map(|s| s["id"].as_i64()).collect();
+    let mut listed: Vec<i64> =
+        body["sessions"].as_array().expect("sessions").iter().filter_map(|s| s["id"].as_i64()).collect();
     listed.sort_unstable();
     alive.sort_unstable();
     assert_eq!(listed, alive);

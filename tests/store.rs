@@ -54,7 +54,12 @@ async fn concurrent_duplicate_creates_admit_one(store: SharedStore) {
         tasks.push(tokio::spawn(async move {
             store
                 .create_user(
-                    NewUser { name: format!("U{i}"), email: "race@x.io".into(), role: Role::EndUser, password_hash: None },
+                    NewUser {
+                        name: format!("U{i}"),
+                        email: "race@x.io".into(),
+                        role: Role::EndUser,
+                        password_hash: None,
+                    },
                     1,
                 )
                 .await

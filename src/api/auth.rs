@@ -8,14 +8,14 @@
 use crate::AppState;
 use crate::api::error::ApiError;
 use crate::domain::secret::{TokenDigest, plausible_token, verify_csrf_token};
-use crate::domain::{Email, Session, User, UserId};
 use crate::domain::throttle::{Attempt, ThrottlePolicy, account_key};
+use crate::domain::{Email, Session, User, UserId};
 use axum::extract::{ConnectInfo, FromRequestParts};
-use std::net::{IpAddr, SocketAddr};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use std::net::{IpAddr, SocketAddr};
 
 /// How the caller proved who they are.
 #[derive(Clone)]
@@ -260,11 +260,7 @@ pub fn authorize_method(principal: &Principal, method: &Method, headers: &Header
 }
 
 /// Checks credentials and builds the [`Principal`], or the exact 401 SPEC §3 names.
-pub async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    peer: Option<IpAddr>,
-) -> Result<Principal, ApiError> {
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> Result<Principal, ApiError> {
     match presented(headers, state.config.cookie_name()) {
         Presented::None | Presented::Malformed { bearer: false } => Err(ApiError::Unauthenticated),
         Presented::Malformed { bearer: true } => Err(ApiError::InvalidToken),

@@ -4,8 +4,8 @@
 use crate::AppState;
 use crate::api::auth::{Principal, parse_id};
 use crate::api::error::ApiError;
-use crate::api::{object_body, parse_object};
 use crate::api::{json_response, no_content, read_body};
+use crate::api::{object_body, parse_object};
 use crate::domain::secret::new_secret;
 use crate::domain::time::{format_timestamp, parse_timestamp};
 use crate::store::{ApiToken, OAuthToken};

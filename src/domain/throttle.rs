@@ -45,7 +45,11 @@ pub enum Attempt {
 /// The throttling key of an account: a digest of the normalised email, the same whether or
 /// not such a user exists (so throttling reveals nothing).
 pub fn account_key(normalised_email: &str) -> [u8; 32] {
-    Sha256::new().chain_update(b"sessiond sign-in throttle\0").chain_update(normalised_email.as_bytes()).finalize().into()
+    Sha256::new()
+        .chain_update(b"sessiond sign-in throttle\0")
+        .chain_update(normalised_email.as_bytes())
+        .finalize()
+        .into()
 }
 
 /// Seconds until a window holding a failure at `oldest` frees a slot (at least 1).

@@ -72,7 +72,11 @@ async fn lock_throttle_keys(tx: &mut sqlx::Transaction<'_, Postgres>, account: &
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7302, hashtext($1))").bind(ip).execute(&mut **tx).await.map_err(map_err)?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7302, hashtext($1))")
+        .bind(ip)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
     Ok(())
 }
 

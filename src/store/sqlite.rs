@@ -64,7 +64,11 @@ impl SqliteStore {
 
 /// SQLite serialises every write through the single writer connection, so attempts on one
 /// account are already serialised; nothing to lock.
-async fn lock_throttle_keys(_tx: &mut sqlx::Transaction<'_, Sqlite>, _account: &[u8; 32], _ip: &str) -> StoreResult<()> {
+async fn lock_throttle_keys(
+    _tx: &mut sqlx::Transaction<'_, Sqlite>,
+    _account: &[u8; 32],
+    _ip: &str,
+) -> StoreResult<()> {
     Ok(())
 }
 

@@ -1,11 +1,10 @@
 //! The `sessiond` binary itself: bootstrap subcommands and `serve`, as an operator runs them.
 
 use crate::common::PASSWORD;
+use crate::support::process::{BIN, Server, sessiond, text};
 use reqwest::StatusCode;
 use serde_json::json;
-use crate::support::process::{BIN, Server, sessiond, text};
 use std::process::Command;
-
 
 #[tokio::test]
 async fn user_add_and_token_add_bootstrap_offline() {

@@ -9,10 +9,10 @@ pub const ENGINE: support::Engine = support::Engine::Sqlite;
 mod common;
 
 mod access;
+mod accounts;
 mod auth;
 mod cli;
 mod expiry;
 mod pagination;
 mod security;
 mod sessions;
-mod accounts;

@@ -1,1 +1,1 @@
-use crate::common::*;
+//! Pagination over HTTP (SPEC §5).

@@ -104,7 +104,12 @@ async fn parallel_wrong_passwords_admit_exactly_the_limit() {
         let http = app.http.clone();
         let url = app.url("/access/login");
         tasks.push(tokio::spawn(async move {
-            http.post(url).json(&json!({"email": "ada@example.com", "password": "wrong"})).send().await.expect("send").status()
+            http.post(url)
+                .json(&json!({"email": "ada@example.com", "password": "wrong"}))
+                .send()
+                .await
+                .expect("send")
+                .status()
         }));
     }
     let mut checked = 0;
@@ -160,7 +165,10 @@ async fn api_rate_limit_headers_and_429() {
     // Other users have their own budget.
     let bob = app.create_user("bob@example.com", Role::EndUser).await;
     let bob_token = app.api_token(&bob).await;
-    assert_eq!(app.with_auth(Method::GET, ME, &basic("bob@example.com/token", &bob_token)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.with_auth(Method::GET, ME, &basic("bob@example.com/token", &bob_token)).await.status(),
+        StatusCode::OK
+    );
     app.clock.advance(60);
     let r = app.with_auth(Method::GET, ME, &auth).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -254,7 +262,14 @@ async fn cross_site_renew_and_logout_are_refused() {
             ("origin", "https://evil.example".to_owned()),
             ("origin", "null".to_owned()),
         ] {
-            let r = app.http.get(app.url(path)).header("cookie", &b.cookie).header(name, value.clone()).send().await.expect("send");
+            let r = app
+                .http
+                .get(app.url(path))
+                .header("cookie", &b.cookie)
+                .header(name, value.clone())
+                .send()
+                .await
+                .expect("send");
             let (status, body) = status_json(r).await;
             assert_eq!((status, body), (StatusCode::FORBIDDEN, csrf_403.clone()), "{path} {name}: {value}");
         }
@@ -297,10 +312,10 @@ async fn cross_site_renew_and_logout_are_refused() {
 /// Every value stored in the database, as text, in the forms a thief might try.
 async fn dump_database(app: &TestApp) -> Vec<String> {
     use base64::Engine;
-    use sqlx::{Column, Row};
+    use sqlx::Row;
     let tables = ["users", "sessions", "api_tokens", "oauth_tokens", "sign_in_failures", "security_settings"];
     let mut values = Vec::new();
-    let mut push_bytes = |values: &mut Vec<String>, b: Vec<u8>| {
+    let push_bytes = |values: &mut Vec<String>, b: Vec<u8>| {
         values.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&b));
         values.push(b.iter().map(|x| format!("{x:02x}")).collect());
         values.push(String::from_utf8_lossy(&b).into_owned());
@@ -309,7 +324,9 @@ async fn dump_database(app: &TestApp) -> Vec<String> {
         crate::support::Engine::Sqlite => {
             let pool = sqlx::SqlitePool::connect(&app.db.url).await.expect("connect");
             for t in tables {
-                for row in sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {t}"))).fetch_all(&pool).await.expect("dump") {
+                for row in
+                    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {t}"))).fetch_all(&pool).await.expect("dump")
+                {
                     for i in 0..row.columns().len() {
                         if let Ok(Some(s)) = row.try_get::<Option<String>, _>(i) {
                             values.push(s);
@@ -323,7 +340,9 @@ async fn dump_database(app: &TestApp) -> Vec<String> {
         crate::support::Engine::Postgres => {
             let pool = sqlx::PgPool::connect(&app.db.url).await.expect("connect");
             for t in tables {
-                for row in sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {t}"))).fetch_all(&pool).await.expect("dump") {
+                for row in
+                    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {t}"))).fetch_all(&pool).await.expect("dump")
+                {
                     for i in 0..row.columns().len() {
                         if let Ok(Some(s)) = row.try_get::<Option<String>, _>(i) {
                             values.push(s);

@@ -1,0 +1,35 @@
+"""Schemathesis hooks for fuzzing sessiond (loaded through SCHEMATHESIS_HOOKS by run.sh).
+
+The fuzzer runs as a real admin and a real end user, with API tokens. Left alone it would
+sooner or later delete, suspend or demote those very users, or revoke their tokens, and spend
+the rest of the run on 401s. So, right before each call, a request that would do that to one
+of the protected users or tokens is pointed at a sacrificial user, or a token id that does
+not exist, instead. Everything else is sent as generated; nothing is filtered out and no
+check is relaxed. (What deleting or suspending yourself does is covered by the Rust tests.)
+"""
+
+import os
+
+import schemathesis
+
+PROTECTED_USERS = {u for u in os.environ.get("SESSIOND_PROTECTED_USERS", "").split(",") if u} | {"me"}
+PROTECTED_TOKENS = {t for t in os.environ.get("SESSIOND_PROTECTED_TOKENS", "").split(",") if t}
+SACRIFICE_USER = os.environ.get("SESSIOND_SACRIFICE_USER", "999999999")
+MISSING_TOKEN = "999999999"
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    params = case.path_parameters
+    if not params:
+        return
+    method = case.method.upper()
+    path = case.path
+    # PUT/DELETE /api/v2/users/{user_id}, PUT …/password (not …/sessions: signing a user's
+    # sessions out leaves their API token working).
+    if method in ("PUT", "DELETE") and path.startswith("/api/v2/users/{user_id}") and "/sessions" not in path:
+        if str(params.get("user_id")) in PROTECTED_USERS:
+            params["user_id"] = SACRIFICE_USER
+    if method == "DELETE" and path.startswith("/api/v2/api_tokens/{id}"):
+        if str(params.get("id")) in PROTECTED_TOKENS:
+            params["id"] = MISSING_TOKEN

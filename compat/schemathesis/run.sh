@@ -3,7 +3,8 @@
 # (/api/v2/openapi.json): every operation, authenticated as an admin and as an end user (API
 # tokens), with the checks for server errors, status codes, content types, response headers
 # and response schema conformance. Bounded for CI: MAX_EXAMPLES per operation and phase
-# (default 25); set MAX_EXAMPLES higher for a longer pass.
+# (default 25); set MAX_EXAMPLES higher for a longer pass, KEEP_OUTPUT=/some/prefix to keep
+# schemathesis's full output.
 # Prints "N passed, M failed" last (test cases); exits non-zero on any failure.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -36,17 +37,28 @@ token_with_id() { # EMAIL → "ID TOKEN"
 }
 read -r ADMIN_TOKEN_ID ADMIN_TOKEN <<<"$(token_with_id admin@example.com)"
 read -r EVE_TOKEN_ID EVE_TOKEN <<<"$(token_with_id eve@example.com)"
-# Something to find: a few sessions of each user.
-for who in admin@example.com eve@example.com victim@example.com; do
-  for _ in 1 2; do
-    curl -sf -o /dev/null -H 'Content-Type: application/json' \
-      -d "$(jq -nc --arg e "$who" --arg p "$PASSWORD" '{email: $e, password: $p}')" "$BASE/access/login"
+# An OAuth token, so that deleting one can succeed too.
+curl -sf -o /dev/null -u "admin@example.com/token:$ADMIN_TOKEN" -H 'Content-Type: application/json' \
+  -d "{\"token\":{\"user_id\":$VICTIM_ID,\"scopes\":[\"read\"]}}" "$BASE/api/v2/oauth/tokens"
+
+# Before each pass: a few live sessions of each user, for hooks.py to ask for by their real
+# ids and owners some of the time, so that shows and deletes get past 404.
+seed() {
+  local who owners=() id
+  for who in "$ADMIN_ID:admin@example.com" "$EVE_ID:eve@example.com" "$VICTIM_ID:victim@example.com"; do
+    for _ in 1 2 3; do
+      id="$(curl -sf -H 'Content-Type: application/json' \
+        -d "$(jq -nc --arg e "${who#*:}" --arg p "$PASSWORD" '{email: $e, password: $p}')" "$BASE/access/login" |
+        jq -e .session.id)"
+      owners+=("$id:${who%%:*}")
+    done
   done
-done
+  export SESSIOND_SESSION_OWNERS="$(IFS=,; echo "${owners[*]}")"
+}
 
 export SCHEMATHESIS_HOOKS="$HERE/hooks.py"
 export SESSIOND_PROTECTED_USERS="$ADMIN_ID,$EVE_ID" SESSIOND_PROTECTED_TOKENS="$ADMIN_TOKEN_ID,$EVE_TOKEN_ID"
-export SESSIOND_SACRIFICE_USER="$VICTIM_ID"
+export SESSIOND_SACRIFICE_USER="$VICTIM_ID" SESSIOND_TOKEN_IDS="1,2,3"
 
 PASSED=0
 FAILED=0
@@ -54,11 +66,13 @@ status=0
 fuzz() { # NAME EMAIL TOKEN
   local out="$WORK/schemathesis-$1.txt" line generated=0 passed=0 failed=0 rc=0
   echo "== schemathesis as $1 ($2), up to $MAX_EXAMPLES examples per operation and phase"
+  seed
   (cd "$WORK" && "$VENV/bin/schemathesis" --config-file "$HERE/schemathesis.toml" --no-color \
     run "$BASE/api/v2/openapi.json" \
     --checks "$CHECKS" \
     --header "Authorization: Basic $(printf '%s/token:%s' "$2" "$3" | base64 -w0)" \
     --max-examples "$MAX_EXAMPLES" --max-redirects 0 --workers 1) >"$out" 2>&1 || rc=$?
+  [ -z "${KEEP_OUTPUT:-}" ] || cp "$out" "$KEEP_OUTPUT-$1.txt"
   sed -n '/SUMMARY/,$p' "$out"
   # "Test cases: 2125 generated, 2125 passed" or "…, 2125 generated, found 1 unique failure".
   line="$(grep -E '^ *[0-9]+ generated' "$out" | tail -n 1 || true)"
@@ -78,6 +92,7 @@ fuzz() { # NAME EMAIL TOKEN
 fuzz end-user eve@example.com "$EVE_TOKEN"
 fuzz admin admin@example.com "$ADMIN_TOKEN"
 compat_stop
+[ -z "${KEEP_OUTPUT:-}" ] || cp "$WORK/server.log" "$KEEP_OUTPUT-server.log"
 
 echo "$PASSED passed, $FAILED failed"
 exit "$status"

@@ -45,6 +45,7 @@ struct NewApiTokenBody {
 struct NewApiToken {
     /// At most 255 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 255)]
     description: Option<String>,
 }
 
@@ -136,6 +137,8 @@ pub struct NewOAuthTokenBody {
 
 #[derive(Deserialize, ToSchema)]
 struct NewOAuthToken {
+    /// An existing user.
+    #[schema(minimum = 1)]
     user_id: i64,
     #[schema(value_type = Vec<crate::api::wire::ScopeName>, min_items = 1)]
     scopes: Vec<String>,

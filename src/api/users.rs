@@ -55,16 +55,19 @@ pub struct CreateUserBody {
 
 #[derive(Deserialize, ToSchema)]
 struct CreateUser {
+    /// 1 to 255 characters, no control characters; trimmed.
+    #[schema(min_length = 1, max_length = 255, example = "Ada Lovelace")]
     name: String,
     /// Unique, case-insensitive.
-    #[schema(format = Email)]
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     email: String,
     /// `admin`, `agent` or `end-user` (default).
     #[serde(default)]
     #[schema(value_type = Option<crate::api::wire::RoleName>)]
     role: Option<String>,
-    /// Without one, the user cannot sign in with a password.
+    /// 8 characters to 1024 bytes. Without one, the user cannot sign in with a password.
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 1024)]
     password: Option<String>,
 }
 
@@ -167,7 +170,9 @@ pub struct UpdateUserBody {
 
 #[derive(Deserialize, ToSchema)]
 struct UpdateUser {
+    /// 1 to 255 characters, no control characters; trimmed.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
     name: Option<String>,
     #[serde(default)]
     #[schema(value_type = Option<crate::api::wire::RoleName>)]
@@ -220,6 +225,8 @@ pub async fn update(
 
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordBody {
+    /// 8 characters to 1024 bytes.
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
     /// Required when changing your own password.
     #[serde(default)]

@@ -633,7 +633,8 @@ async fn the_document_follows_session_as_array() {
     app.stop().await;
 }
 
-/// The docs page and everything it loads come from this server: it works offline.
+/// The docs page and everything it loads come from this server: it works offline. (Seen
+/// rendering in headless Chromium with this policy, on a machine with no route outside.)
 #[tokio::test]
 async fn the_docs_page_is_served_with_its_assets() {
     let app = TestApp::spawn().await;
@@ -642,6 +643,10 @@ async fn the_docs_page_is_served_with_its_assets() {
     let r = app.http.get(app.url("/api/docs/")).send().await.expect("request");
     assert_eq!(r.status(), StatusCode::OK);
     assert!(header(r.headers(), "content-type").starts_with("text/html"));
+    // Only this server's own assets, and never inside another site's frame.
+    let csp = header(r.headers(), "content-security-policy");
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(header(r.headers(), "x-frame-options"), "DENY");
     let page = r.text().await.expect("page");
     let assets: Vec<&str> = page.split(['"', '\'']).filter(|s| s.ends_with(".js") || s.ends_with(".css")).collect();
     assert!(assets.len() >= 3, "{page}");

@@ -20,12 +20,15 @@ compat_user admin@example.com Admin admin "$PASSWORD"
 compat_user ada@example.com Ada agent "$PASSWORD"
 compat_user eve@example.com Eve end-user "$PASSWORD"
 compat_user bob@example.com Bob end-user "$PASSWORD"
+compat_user carl@example.com Carl agent "$PASSWORD"
+compat_user dave@example.com Dave end-user "$PASSWORD"
 
 # Seeding: every sign-in is a real password check (Argon2id); seed.js runs two at a time
 # (the machine has two cores), well under the sign-in throttle, which counts attempts in flight.
 : >"$WORK/seed.jsonl"
 node "$HERE/seed.js" "$BASE" "$PASSWORD" "$WORK/seed.jsonl" \
-  admin@example.com=2 ada@example.com="$AGENT_SESSIONS" eve@example.com=3 bob@example.com=2
+  admin@example.com=2 ada@example.com="$AGENT_SESSIONS" eve@example.com=3 bob@example.com=2 \
+  carl@example.com=2 dave@example.com=2
 echo "seeded $(wc -l <"$WORK/seed.jsonl") sessions in ${SECONDS}s"
 
 export SESSIOND_URL="$BASE" SEED_FILE="$WORK/seed.jsonl" PASSWORD

@@ -13,7 +13,14 @@ const BASE = mustEnv('SESSIOND_URL');
 const ENDPOINT = `${BASE}/api/v2`;
 const PASSWORD = mustEnv('PASSWORD');
 const TOKENS = { admin: mustEnv('ADMIN_TOKEN'), ada: mustEnv('ADA_TOKEN'), eve: mustEnv('EVE_TOKEN') };
-const EMAIL = { admin: 'admin@example.com', ada: 'ada@example.com', eve: 'eve@example.com', bob: 'bob@example.com' };
+const EMAIL = {
+  admin: 'admin@example.com',
+  ada: 'ada@example.com',
+  eve: 'eve@example.com',
+  bob: 'bob@example.com',
+  carl: 'carl@example.com',
+  dave: 'dave@example.com',
+};
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 function mustEnv(name) {
@@ -115,8 +122,7 @@ before(async () => {
     user[who] = result.id;
   }
   assert.ok(seededIds(user.ada).length > 250, 'run.sh seeds more than 250 sessions for ada');
-  assert.equal(seeded.length, seededIds(user.admin).length + seededIds(user.ada).length +
-    seededIds(user.eve).length + seededIds(user.bob).length);
+  assert.equal(seeded.length, Object.values(user).reduce((n, id) => n + seededIds(id).length, 0));
 });
 
 test('token auth, admin: list() pages through every session of the account', async () => {
@@ -221,6 +227,28 @@ test('token auth, end user: list() is their own, logMeOut() signs them out every
   const all = await admin.sessions.list();
   assert.deepEqual(ids(all.filter((s) => s.user_id === user.bob)), seededIds(user.bob));
   assert.deepEqual(ids(all.filter((s) => s.user_id === user.admin)), seededIds(user.admin));
+  assert.deepEqual(ids(all.filter((s) => s.user_id === user.carl)), seededIds(user.carl));
+});
+
+test('token auth: bulkDeleteByUserId() by an admin; an end user may not', async () => {
+  const eve = viaToken('eve');
+  await assertFails(eve.sessions.bulkDeleteByUserId(user.carl), 403, FORBIDDEN);
+  const cookies = seeded.filter((s) => s.session.user_id === user.carl);
+  for (const c of cookies) assert.equal(await cookieStatus(c), 200);
+  const { response } = await admin.sessions.bulkDeleteByUserId(user.carl);
+  assert.equal(response.status, 204);
+  assert.deepEqual(await admin.sessions.getByUserId(user.carl), []);
+  for (const c of cookies) assert.equal(await cookieStatus(c), 401);
+  await assertFails(admin.sessions.bulkDeleteByUserId(999999), 404, NOT_FOUND);
+});
+
+test('password auth, end user: logMeOut() signs them out everywhere', async () => {
+  const dave = viaPassword('dave');
+  assert.deepEqual(ids(await dave.sessions.list()), seededIds(user.dave));
+  const { response } = await dave.sessions.logMeOut();
+  assert.equal(response.status, 204);
+  assert.deepEqual(await dave.sessions.list(), []);
+  for (const c of seeded.filter((s) => s.session.user_id === user.dave)) assert.equal(await cookieStatus(c), 401);
 });
 
 test('password auth, admin: bulkDeleteByUserId() signs out a user with more than 250 sessions', async () => {

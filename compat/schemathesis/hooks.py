@@ -46,9 +46,10 @@ def before_call(context, case, kwargs):
             params["user_id"] = owner
     if "id" in params and TOKEN_IDS and random.random() < 0.5:
         params["id"] = random.choice(TOKEN_IDS)
-    # PUT/DELETE /api/v2/users/{user_id}, PUT …/password (not …/sessions: signing a user's
-    # sessions out leaves their API token working).
-    if method in ("PUT", "DELETE") and path.startswith("/api/v2/users/{user_id}") and "/sessions" not in path:
+    # PUT/DELETE /api/v2/users/{user_id} (suspend, demote, delete). Not …/sessions (signing
+    # a user's sessions out leaves their API token working) nor …/password (a user's own
+    # change needs the previous password, and any change leaves API tokens working).
+    if method in ("PUT", "DELETE") and path in ("/api/v2/users/{user_id}", "/api/v2/users/{user_id}.json"):
         if str(params.get("user_id")) in PROTECTED_USERS:
             params["user_id"] = SACRIFICE_USER
     if method == "DELETE" and path.startswith("/api/v2/api_tokens/{id}"):

@@ -3,16 +3,14 @@
 //! [C-1] [C-2] [C-3]. Field order is alphabetical, as Zendesk writes it.
 //!
 //! Response types say `deny_unknown_fields` only so that their schema says
-//! `additionalProperties: false`: a body has exactly the fields listed.
+//! `additionalProperties: false`: a body has exactly the fields listed. Every timestamp has
+//! the pattern `YYYY-MM-DDTHH:MM:SSZ` in its schema [C-2] [E-5].
 
 use crate::config::Config;
 use crate::domain::time::format_timestamp;
 use crate::domain::{SecuritySettings, Session, User};
 use serde::Serialize;
 use utoipa::ToSchema;
-
-/// The wire form of every timestamp: UTC, whole seconds [C-2] [E-5].
-pub const TIMESTAMP_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$";
 
 /// A session: exactly these five fields [C-1].
 #[derive(Debug, Clone, Serialize, ToSchema)]

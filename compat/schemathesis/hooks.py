@@ -3,7 +3,7 @@
 The fuzzer runs as a real admin and a real end user, with API tokens.
 
 Realistic data: half the time a `session_id` is replaced by one of the live sessions run.sh
-made before the pass, and then half the time `user_id` by that session's owner; half the
+made before the passes, and then half the time `user_id` by that session's owner; half the
 time a token `id` by a token id that exists. So shows and deletes succeed as well as fail
 (404, 403), in every phase. (Schemathesis's own parameter dictionaries reach only its
 fuzzing phase, where few requests are made.)
@@ -26,7 +26,7 @@ PROTECTED_TOKENS = {t for t in os.environ.get("SESSIOND_PROTECTED_TOKENS", "").s
 SACRIFICE_USER = os.environ.get("SESSIOND_SACRIFICE_USER", "999999999")
 MISSING_TOKEN = "999999999"
 TOKEN_IDS = [t for t in os.environ.get("SESSIOND_TOKEN_IDS", "").split(",") if t]
-# session id -> its owner's id, for the live sessions run.sh made before this pass.
+# session id -> its owner's id, for the live sessions run.sh made before the passes.
 SESSION_OWNERS = dict(
     pair.split(":", 1) for pair in os.environ.get("SESSIOND_SESSION_OWNERS", "").split(",") if ":" in pair
 )

@@ -4,8 +4,10 @@
 use crate::AppState;
 use crate::api::auth::{check_password_from, session_cookie, session_for_token};
 use crate::api::error::ApiError;
+use crate::api::error::{ErrorDescription, TitledError, Unauthenticated};
 use crate::api::html::{Nav, html, see_other};
-use crate::api::wire::single_session;
+use crate::api::openapi::{BadRequest, PayloadTooLarge};
+use crate::api::wire::{SignInBody, single_session};
 use crate::api::{base_url, client_ip, json_response, parse_json, read_body};
 use crate::domain::secret::{SECRET_BYTES, masked_csrf_token, new_secret, random_bytes, verify_csrf_token};
 use crate::domain::{Session, User};
@@ -16,8 +18,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 use std::net::SocketAddr;
+use utoipa::ToSchema;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -51,7 +53,14 @@ pub fn safe_return_to(raw: &str) -> Option<&str> {
     ok.then_some(raw)
 }
 
-/// GET /access/login — the sign-in form.
+/// The sign-in page
+///
+/// An HTML form that posts to `POST /access/login`.
+#[utoipa::path(
+    get, path = "/access/login", operation_id = "SignInPage", tag = "Sign-in",
+    params(("return_to" = Option<String>, Query, description = "Where to go after signing in: a relative path on this origin")),
+    responses((status = 200, description = "The sign-in form", content_type = "text/html", body = String)),
+)]
 pub async fn login_page(axum::extract::RawQuery(query): axum::extract::RawQuery) -> Response {
     let return_to = crate::api::pagination::query_pairs(query.as_deref().unwrap_or(""))
         .into_iter()
@@ -61,10 +70,11 @@ pub async fn login_page(axum::extract::RawQuery(query): axum::extract::RawQuery)
     html(StatusCode::OK, LoginPage { nav: None, error: None, email: "", return_to: &return_to }.render())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Credentials {
     email: String,
     password: String,
+    /// Forms only: where to go after signing in, a relative path on this origin.
     #[serde(default)]
     return_to: Option<String>,
 }
@@ -87,7 +97,34 @@ fn is_json_or_unset(headers: &HeaderMap) -> bool {
     }
 }
 
-/// POST /access/login — JSON or form. Success: a brand-new session and its cookie.
+/// Sign in
+///
+/// JSON or an HTML form. Success: a brand-new session, its cookie (`HttpOnly`,
+/// `SameSite=Lax`, `Path=/`; `Secure` behind an https public URL), and for JSON the session
+/// and an authenticity token; the form is redirected to `return_to` or `/`. Failure: 401
+/// (the same for an unknown email and a wrong password); throttled after repeated failures.
+#[utoipa::path(
+    post, path = "/access/login", operation_id = "SignIn", tag = "Sign-in",
+    request_body(content(
+        (Credentials = "application/json"),
+        (Credentials = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 201, description = "Signed in (JSON)", body = SignInBody,
+            headers(("Set-Cookie" = String, description = "The session cookie"))),
+        (status = 303, description = "Signed in (form): to `return_to` or `/`",
+            headers(("Location" = String), ("Set-Cookie" = String, description = "The session cookie"))),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "Wrong email or password, or a suspended user", content(
+            (Unauthenticated = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 413, response = PayloadTooLarge),
+        (status = 429, description = "Throttled after repeated failures: the JSON error, or the form again",
+            headers(("Retry-After" = String, description = "Whole seconds to wait (at least 1)")),
+            content((ErrorDescription = "application/json"), (String = "text/html"))),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -140,10 +177,10 @@ pub async fn login(
         let base = base_url(&state.config, &headers);
         json_response(
             StatusCode::CREATED,
-            &json!({
-                "session": single_session(&state.config, &base, &session),
-                "authenticity_token": masked_csrf_token(&csrf),
-            }),
+            &SignInBody {
+                authenticity_token: masked_csrf_token(&csrf),
+                session: single_session(&state.config, &base, &session),
+            },
         )
     };
     response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -192,14 +229,28 @@ pub(crate) fn clear_cookie_header(state: &AppState) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LogoutForm {
+    /// The session's authenticity token (or send it in `X-CSRF-Token`).
     #[serde(default)]
     authenticity_token: String,
 }
 
-/// POST /access/logout — form with `authenticity_token`; ends the browser's session and
-/// goes back to the sign-in page [E-19].
+/// Sign out (browser)
+///
+/// A form with the session's `authenticity_token`: ends the cookie's session, clears the
+/// cookie and goes back to the sign-in page [E-19].
+#[utoipa::path(
+    post, path = "/access/logout", operation_id = "SignOut", tag = "Sign-in",
+    request_body(content = LogoutForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed out: to `/access/login`",
+            headers(("Location" = String), ("Set-Cookie" = String, description = "Clears the session cookie"))),
+        (status = 400, response = BadRequest),
+        (status = 403, description = "The authenticity token is missing or wrong", body = TitledError),
+        (status = 413, response = PayloadTooLarge),
+    ),
+)]
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     let bytes = read_body(body).await?;
     let form: LogoutForm = serde_urlencoded::from_bytes(&bytes)
@@ -234,6 +285,16 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bod
     Ok(response)
 }
 
+/// Home page
+///
+/// Who am I, with a sign-out button; signed out, a redirect to the sign-in page.
+#[utoipa::path(
+    get, path = "/", operation_id = "HomePage", tag = "Sign-in",
+    responses(
+        (status = 200, description = "The signed-in user", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in: to `/access/login`", headers(("Location" = String))),
+    ),
+)]
 /// GET / — who am I, with links to the pages; the sign-in page when signed out.
 pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let viewer = match crate::api::pages::viewer(&state, &headers, "/").await {

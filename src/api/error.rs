@@ -4,7 +4,9 @@
 use crate::store::StoreError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -76,51 +78,142 @@ impl ApiError {
         }
     }
 
-    pub fn body(&self) -> Value {
+    /// The body of this error, as one of the [`ErrorBody`] shapes.
+    pub fn body(&self) -> ErrorBody {
+        let described = |error: &str, description: &str| {
+            ErrorBody::Described(ErrorDescription { description: description.to_owned(), error: error.to_owned() })
+        };
         match self {
-            ApiError::Unauthenticated => json!({ "error": "Couldn't authenticate you" }),
-            ApiError::InvalidToken => json!({
-                "error": "invalid_token",
-                "error_description": "The access token provided is expired, revoked, malformed or invalid for other reasons."
+            ApiError::Unauthenticated => ErrorBody::Unauthenticated(Unauthenticated { error: UNAUTHENTICATED.into() }),
+            ApiError::InvalidToken => ErrorBody::InvalidToken(InvalidTokenError {
+                error: "invalid_token".into(),
+                error_description: "The access token provided is expired, revoked, malformed or invalid for other reasons."
+                    .into(),
             }),
-            ApiError::MissingScope(scope) => json!({
-                "error": "Forbidden",
-                "description": format!("You are missing the following required scopes: {scope}")
+            ApiError::MissingScope(scope) => {
+                described("Forbidden", &format!("You are missing the following required scopes: {scope}"))
+            }
+            ApiError::InvalidAuthenticityToken => ErrorBody::Titled(TitledError {
+                error: TitleMessage { message: "Invalid authenticity token".into(), title: "Forbidden".into() },
             }),
-            ApiError::InvalidAuthenticityToken => {
-                json!({ "error": { "title": "Forbidden", "message": "Invalid authenticity token" } })
-            }
-            ApiError::Forbidden => json!({ "error": { "title": "Forbidden", "message":
-                "You do not have access to this page. Please contact the account owner of this help desk for further help." } }),
-            ApiError::RecordNotFound => json!({ "error": "RecordNotFound", "description": "Not found" }),
-            ApiError::InvalidEndpoint => json!({ "error": "InvalidEndpoint", "description": "Not found" }),
-            ApiError::InvalidJson(what) => json!({ "error": "InvalidJSON", "description": what }),
-            ApiError::InvalidParameter { code, title } => json!({ "errors": [{ "code": code, "title": title }] }),
-            ApiError::InvalidSort => {
-                json!({ "error": "InvalidPaginationParameter", "description": "sort is not valid" })
-            }
-            ApiError::InvalidValue(what) => json!({ "error": "InvalidValue", "description": what }),
-            ApiError::RecordInvalid(details) => json!({
-                "error": "RecordInvalid", "description": "Record validation errors", "details": details
+            ApiError::Forbidden => ErrorBody::Titled(TitledError {
+                error: TitleMessage {
+                    message: "You do not have access to this page. Please contact the account owner of this help desk for further help.".into(),
+                    title: "Forbidden".into(),
+                },
             }),
-            ApiError::PayloadTooLarge => {
-                json!({ "error": "PayloadTooLarge", "description": "The request body is larger than 64 KiB" })
+            ApiError::RecordNotFound => described("RecordNotFound", "Not found"),
+            ApiError::InvalidEndpoint => described("InvalidEndpoint", "Not found"),
+            ApiError::InvalidJson(what) => described("InvalidJSON", what),
+            ApiError::InvalidParameter { code, title } => {
+                ErrorBody::Listed(ErrorList { errors: vec![ErrorItem { code: (*code).to_owned(), title: title.clone() }] })
             }
-            ApiError::TooManyRequests { .. } => {
-                json!({ "error": "TooManyRequests", "description": "Too many requests; retry later" })
-            }
-            ApiError::RequestTimeout => {
-                json!({ "error": "RequestTimeout", "description": "The request took too long and was abandoned" })
-            }
-            ApiError::Overloaded => {
-                json!({ "error": "ServerBusy", "description": "Too many sign-ins at once; retry shortly" })
-            }
-            ApiError::Unavailable => json!({
-                "error": "DatabaseUnavailable", "description": "The database is unavailable; retry shortly"
+            ApiError::InvalidSort => described("InvalidPaginationParameter", "sort is not valid"),
+            ApiError::InvalidValue(what) => described("InvalidValue", what),
+            ApiError::RecordInvalid(details) => ErrorBody::RecordInvalid(RecordInvalid {
+                description: "Record validation errors".into(),
+                details: details.clone(),
+                error: "RecordInvalid".into(),
             }),
-            ApiError::Internal(_) => json!({ "error": "InternalError", "description": "Something went wrong" }),
+            ApiError::PayloadTooLarge => described("PayloadTooLarge", "The request body is larger than 64 KiB"),
+            ApiError::TooManyRequests { .. } => described("TooManyRequests", "Too many requests; retry later"),
+            ApiError::RequestTimeout => described("RequestTimeout", "The request took too long and was abandoned"),
+            ApiError::Overloaded => described("ServerBusy", "Too many sign-ins at once; retry shortly"),
+            ApiError::Unavailable => described("DatabaseUnavailable", "The database is unavailable; retry shortly"),
+            ApiError::Internal(_) => described("InternalError", "Something went wrong"),
         }
     }
+}
+
+/// The 401 "A" message [C-8].
+pub const UNAUTHENTICATED: &str = "Couldn't authenticate you";
+
+/// Every error body, in the shapes Zendesk uses. Field order is alphabetical, as Zendesk
+/// writes it; `deny_unknown_fields` only makes the schemas say `additionalProperties: false`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ErrorBody {
+    Described(ErrorDescription),
+    Unauthenticated(Unauthenticated),
+    InvalidToken(InvalidTokenError),
+    Titled(TitledError),
+    Listed(ErrorList),
+    RecordInvalid(RecordInvalid),
+}
+
+/// `{"error": "RecordNotFound", "description": "Not found"}` and most other errors.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDescription {
+    pub description: String,
+    /// A code such as `RecordNotFound`, `InvalidEndpoint`, `InvalidJSON`, `InvalidValue`.
+    pub error: String,
+}
+
+/// 401 "A": `{"error": "Couldn't authenticate you"}` [C-8].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Unauthenticated {
+    #[schema(value_type = String, pattern = "^Couldn't authenticate you$")]
+    pub error: String,
+}
+
+/// 401 "B": a bad OAuth bearer token [C-10].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvalidTokenError {
+    #[schema(pattern = "^invalid_token$")]
+    pub error: String,
+    pub error_description: String,
+}
+
+/// 403 role or CSRF: `{"error": {"title": "Forbidden", "message": …}}` [C-12] [C-26].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TitledError {
+    pub error: TitleMessage,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TitleMessage {
+    pub message: String,
+    pub title: String,
+}
+
+/// 400 in the list form: `{"errors": [{"code": …, "title": …}]}` [C-38] [E-4].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorList {
+    #[schema(min_items = 1)]
+    pub errors: Vec<ErrorItem>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorItem {
+    /// `InvalidPaginationParameter` or `InvalidPaginationDepth`.
+    pub code: String,
+    pub title: String,
+}
+
+/// 422: validation failed; `details` maps each field to what is wrong with it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordInvalid {
+    pub description: String,
+    #[schema(value_type = std::collections::BTreeMap<String, Vec<FieldError>>)]
+    pub details: Value,
+    pub error: String,
+}
+
+/// One problem with one field of a 422.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldError {
+    pub description: String,
+    /// `InvalidValue`.
+    pub error: String,
 }
 
 impl From<StoreError> for ApiError {

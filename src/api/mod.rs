@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod html;
 pub mod limits;
+pub mod openapi;
 pub mod pages;
 pub mod pagination;
 pub mod sessions;
@@ -21,7 +22,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use error::ApiError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -30,6 +31,8 @@ use tower::ServiceExt as _;
 use tower::util::MapRequest;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
@@ -45,26 +48,34 @@ pub type App = MapRequest<Router, fn(Request) -> Request>;
 
 pub fn app(state: AppState) -> App {
     let request_timeout = std::time::Duration::from_millis(state.config.request_timeout_ms.max(1));
-    let api = Router::new()
-        .route("/api/v2/sessions", get(sessions::list_all))
-        .route("/api/v2/sessions/destroy_many", axum::routing::delete(sessions::destroy_many))
-        .route("/api/v2/users/logout_many", post(sessions::logout_many))
-        .route("/api/v2/users/me/session", get(sessions::show_current))
-        .route("/api/v2/users/me/session/renew", get(sessions::renew))
-        .route("/api/v2/users/me/logout", get(sessions::logout_me).delete(sessions::logout_me))
-        .route("/api/v2/users", post(users::create))
-        .route("/api/v2/users/{user_id}", get(users::show).put(users::update).delete(users::delete))
-        .route("/api/v2/users/{user_id}/password", put(users::change_password))
-        .route("/api/v2/api_tokens", get(tokens::list_api_tokens).post(tokens::create_api_token))
-        .route("/api/v2/api_tokens/{id}", axum::routing::delete(tokens::delete_api_token))
-        .route("/api/v2/oauth/tokens", post(tokens::create_oauth_token))
-        .route("/api/v2/oauth/tokens/{id}", axum::routing::delete(tokens::delete_oauth_token))
-        .route("/api/v2/security_settings", get(settings::show).put(settings::update))
-        .route("/api/v2/users/{user_id}/sessions", get(sessions::list_for_user).delete(sessions::delete_all_for_user))
-        .route("/api/v2/users/{user_id}/sessions/{session_id}", get(sessions::show).delete(sessions::delete_one))
-        .route("/access/login", get(access::login_page).post(access::login))
-        .route("/access/logout", post(access::logout))
-        .route("/", get(access::home))
+    // Every route comes from its handler's `#[utoipa::path]`, so the OpenAPI document lists
+    // exactly the routes there are.
+    let (router, doc) = OpenApiRouter::<AppState>::new()
+        .routes(routes!(sessions::list_all))
+        .routes(routes!(sessions::destroy_many))
+        .routes(routes!(sessions::logout_many))
+        .routes(routes!(sessions::show_current))
+        .routes(routes!(sessions::renew))
+        .routes(routes!(sessions::logout_me))
+        .routes(routes!(users::create))
+        .routes(routes!(users::show, users::update, users::delete))
+        .routes(routes!(users::change_password))
+        .routes(routes!(tokens::list_api_tokens, tokens::create_api_token))
+        .routes(routes!(tokens::delete_api_token))
+        .routes(routes!(tokens::create_oauth_token))
+        .routes(routes!(tokens::delete_oauth_token))
+        .routes(routes!(settings::show, settings::update))
+        .routes(routes!(sessions::list_for_user, sessions::delete_all_for_user))
+        .routes(routes!(sessions::show, sessions::delete_one))
+        .routes(routes!(access::login_page, access::login))
+        .routes(routes!(access::logout))
+        .routes(routes!(access::home))
+        .routes(routes!(openapi::serve_document))
+        .split_for_parts();
+    let document =
+        openapi::Document(std::sync::Arc::new(openapi::document_bytes(&openapi::finish(doc, &state.config))));
+    let api = router
+        // The HTML pages are not part of the API document.
         .route("/sessions", get(pages::my_sessions))
         .route("/sessions/sign_out_others", post(pages::sign_out_others))
         .route("/sessions/{id}/sign_out", post(pages::sign_out_mine))
@@ -72,6 +83,8 @@ pub fn app(state: AppState) -> App {
         .route("/admin/sessions/{id}/sign_out", post(pages::admin_sign_out_session))
         .route("/admin/users/{id}/sign_out", post(pages::admin_sign_out_user))
         .route("/assets/style.css", get(html::stylesheet))
+        .merge(openapi::docs_router())
+        .layer(axum::Extension(document))
         .fallback(|| async { ApiError::InvalidEndpoint })
         .method_not_allowed_fallback(|| async { ApiError::InvalidEndpoint })
         .with_state(state)

@@ -6,6 +6,7 @@
 //! that exists throughout it, whatever is created or deleted meanwhile.
 
 use crate::api::error::ApiError;
+use crate::api::openapi::{SortByParam, SortOrderParam, SortParam};
 use crate::store::{Position, Sort, SortKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,15 +17,36 @@ pub const MAX_OFFSET_DEPTH: i64 = 10_000;
 
 /// The query parameters of a list request, decoded (brackets may be percent-encoded
 /// [C-30]); unknown ones are ignored [C-5]; a repeated parameter takes its last value.
-#[derive(Debug, Default, Clone)]
+/// They are kept as strings and judged by [`ListRequest::from_params`], so that bad values
+/// get Zendesk's 400 bodies; the `param` attributes say what is valid, for the OpenAPI
+/// document.
+#[derive(Debug, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RawParams {
+    /// Cursor pagination: sessions per page, 1 to 100 (larger is capped at 100).
+    #[param(rename = "page[size]", value_type = Option<i64>, minimum = 1)]
     pub page_size: Option<String>,
+    /// Cursor pagination: the page after this cursor (`meta.after_cursor` of a page).
+    #[param(rename = "page[after]", value_type = Option<String>)]
     pub page_after: Option<String>,
+    /// Cursor pagination: the page before this cursor (`meta.before_cursor` of a page);
+    /// not together with `page[after]`.
+    #[param(rename = "page[before]", value_type = Option<String>)]
     pub page_before: Option<String>,
+    /// The order: a key, descending with a leading `-` (default `id`).
+    #[param(value_type = Option<SortParam>, inline)]
     pub sort: Option<String>,
+    /// Offset pagination: the page, from 1 (`page * per_page` at most 10000).
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub page: Option<String>,
+    /// Offset pagination: sessions per page (default 100; larger is capped at 100).
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub per_page: Option<String>,
+    /// Offset pagination: the sort key (ignored under cursor pagination).
+    #[param(value_type = Option<SortByParam>, inline)]
     pub sort_by: Option<String>,
+    /// Offset pagination: the direction (ignored under cursor pagination).
+    #[param(value_type = Option<SortOrderParam>, inline)]
     pub sort_order: Option<String>,
 }
 

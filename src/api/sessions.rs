@@ -4,8 +4,12 @@
 use crate::AppState;
 use crate::api::auth::{Principal, parse_id, refuse_cross_site};
 use crate::api::error::ApiError;
+use crate::api::openapi::{BadRequest, Id, IdList, NotFound, UserRef};
 use crate::api::pagination::{ListRequest, RawParams, encode_cursor, encode_query_value, query_pairs};
-use crate::api::wire::{SessionJson, single_session};
+use crate::api::wire::{
+    AuthenticityTokenBody, CursorLinks, CursorMeta, CursorPage, OffsetPage, SessionBody, SessionJson, SessionList,
+    single_session,
+};
 use crate::api::{OriginalPath, base_url, json_response, no_content};
 use crate::domain::secret::{SECRET_BYTES, masked_csrf_token, random_bytes};
 use crate::domain::{Session, UserId};
@@ -15,9 +19,20 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
-/// GET /api/v2/sessions — admins see every session, others their own [C-13].
+/// List sessions
+///
+/// Admins see every session of the account; agents and end users only their own [C-13].
+/// Cursor pagination when `page[size]`, `page[after]` or `page[before]` is present, offset
+/// pagination otherwise.
+#[utoipa::path(
+    get, path = "/api/v2/sessions", operation_id = "ListSessions", tag = "Sessions",
+    params(RawParams),
+    responses(
+        (status = 200, description = "A page of sessions, in the form the request chose", body = SessionList),
+        (status = 400, response = BadRequest),
+    ),
+)]
 pub async fn list_all(
     State(state): State<AppState>,
     principal: Principal,
@@ -29,7 +44,18 @@ pub async fn list_all(
     list(&state, scope, query.as_deref(), &path, &headers).await
 }
 
-/// GET /api/v2/users/{user_id}/sessions — admin, or the user themself [C-14] [C-23].
+/// List a user's sessions
+///
+/// Admins, or the user themself [C-14] [C-23].
+#[utoipa::path(
+    get, path = "/api/v2/users/{user_id}/sessions", operation_id = "ListUserSessions", tag = "Sessions",
+    params(("user_id" = inline(UserRef), Path, description = "The id of the user, or `me`"), RawParams),
+    responses(
+        (status = 200, description = "A page of the user's sessions", body = SessionList),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn list_for_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -43,7 +69,20 @@ pub async fn list_for_user(
     list(&state, Scope::User(user_id), query.as_deref(), &path, &headers).await
 }
 
-/// GET /api/v2/users/{user_id}/sessions/{session_id} [C-15].
+/// Show session
+///
+/// Admins, or the session's owner [C-15].
+#[utoipa::path(
+    get, path = "/api/v2/users/{user_id}/sessions/{session_id}", operation_id = "ShowSession", tag = "Sessions",
+    params(
+        ("user_id" = inline(UserRef), Path, description = "The id of the user, or `me`"),
+        ("session_id" = inline(Id), Path, description = "The id of the session"),
+    ),
+    responses(
+        (status = 200, description = "The session", body = SessionBody),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -54,10 +93,20 @@ pub async fn show(
     let user_id = principal.target_user(&user)?;
     let session = live_session_of(&state, user_id, &session).await?;
     let base = base_url(&state.config, &headers);
-    Ok(json_response(StatusCode::OK, &json!({ "session": single_session(&state.config, &base, &session) })))
+    Ok(json_response(StatusCode::OK, &SessionBody { session: single_session(&state.config, &base, &session) }))
 }
 
-/// GET /api/v2/users/me/session — the cookie's own session [C-16]; 404 without one [C-22].
+/// Show the currently authenticated session
+///
+/// The session of the cookie the request carries [C-16]. Basic, API-token and OAuth callers
+/// have no current session: 404 [C-22].
+#[utoipa::path(
+    get, path = "/api/v2/users/me/session", operation_id = "ShowCurrentlyAuthenticatedSession", tag = "Sessions",
+    responses(
+        (status = 200, description = "The caller's current session", body = SessionBody),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn show_current(
     State(state): State<AppState>,
     principal: Principal,
@@ -65,11 +114,17 @@ pub async fn show_current(
 ) -> Result<Response, ApiError> {
     let session = principal.current_session().ok_or(ApiError::RecordNotFound)?;
     let base = base_url(&state.config, &headers);
-    Ok(json_response(StatusCode::OK, &json!({ "session": single_session(&state.config, &base, session) })))
+    Ok(json_response(StatusCode::OK, &SessionBody { session: single_session(&state.config, &base, session) }))
 }
 
-/// GET /api/v2/users/me/session/renew — a fresh authenticity token; for a session caller
-/// it is also activity, recorded at once [C-17] [E-15].
+/// Renew the current session
+///
+/// A fresh authenticity token; for a session caller it is also activity, recorded at once
+/// [C-17] [E-15].
+#[utoipa::path(
+    get, path = "/api/v2/users/me/session/renew", operation_id = "RenewCurrentSession", tag = "Sessions",
+    responses((status = 200, description = "A fresh authenticity token", body = AuthenticityTokenBody)),
+)]
 pub async fn renew(
     State(state): State<AppState>,
     principal: Principal,
@@ -90,13 +145,19 @@ pub async fn renew(
         // No session, so no CSRF rule applies: a token bound to nothing.
         _ => masked_csrf_token(&random_bytes::<SECRET_BYTES>()),
     };
-    let mut response = json_response(StatusCode::OK, &json!({ "authenticity_token": token }));
+    let mut response = json_response(StatusCode::OK, &AuthenticityTokenBody { authenticity_token: token });
     no_store(&mut response);
     Ok(response)
 }
 
-/// DELETE (and GET) /api/v2/users/me/logout — ends the cookie's session only; no effect
-/// for header-authenticated callers [C-19].
+/// Delete the authenticated session
+///
+/// Ends the cookie's session only; no effect for Basic, API-token and OAuth callers, who have
+/// no current session [C-19].
+#[utoipa::path(
+    method(get, delete), path = "/api/v2/users/me/logout", operation_id = "DeleteAuthenticatedSession", tag = "Sessions",
+    responses((status = 204, description = "Signed out (or nothing to sign out)")),
+)]
 pub async fn logout_me(
     State(state): State<AppState>,
     method: axum::http::Method,
@@ -120,7 +181,20 @@ pub async fn logout_me(
     Ok(no_content())
 }
 
-/// DELETE /api/v2/users/{user_id}/sessions/{session_id} — signed out at once [C-18].
+/// Delete session
+///
+/// Admins, or the session's owner. The session is signed out at once [C-18].
+#[utoipa::path(
+    delete, path = "/api/v2/users/{user_id}/sessions/{session_id}", operation_id = "DeleteSession", tag = "Sessions",
+    params(
+        ("user_id" = inline(UserRef), Path, description = "The id of the user, or `me`"),
+        ("session_id" = inline(Id), Path, description = "The id of the session"),
+    ),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete_one(
     State(state): State<AppState>,
     principal: Principal,
@@ -143,7 +217,17 @@ pub async fn delete_one(
     Ok(no_content())
 }
 
-/// DELETE /api/v2/users/{user_id}/sessions — every session of the user, idempotent [C-20].
+/// Bulk delete sessions
+///
+/// Admins, or the user themself: every session of the user is signed out; idempotent [C-20].
+#[utoipa::path(
+    delete, path = "/api/v2/users/{user_id}/sessions", operation_id = "BulkDeleteSessionsByUserId", tag = "Sessions",
+    params(("user_id" = inline(UserRef), Path, description = "The id of the user, or `me`")),
+    responses(
+        (status = 204, description = "Every session of the user signed out"),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete_all_for_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -156,8 +240,17 @@ pub async fn delete_all_for_user(
     Ok(no_content())
 }
 
-/// POST /api/v2/users/logout_many?ids=… (admin) — signs those users out everywhere before
-/// answering 202 [C-24] [E-17].
+/// Sign users out everywhere
+///
+/// Admins only: every session of up to 100 users is signed out before the answer [C-24] [E-17].
+#[utoipa::path(
+    post, path = "/api/v2/users/logout_many", operation_id = "LogoutManyUsers", tag = "Sessions",
+    params(("ids" = inline(IdList), Query, description = "Comma-separated user ids, at most 100; unknown ids are ignored")),
+    responses(
+        (status = 202, description = "Signed out"),
+        (status = 400, response = BadRequest),
+    ),
+)]
 pub async fn logout_many(
     State(state): State<AppState>,
     principal: Principal,
@@ -176,7 +269,17 @@ pub async fn logout_many(
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-/// DELETE /api/v2/sessions/destroy_many?ids=… (admin) [C-24].
+/// Delete many sessions
+///
+/// Admins only: up to 100 sessions by id [C-24].
+#[utoipa::path(
+    delete, path = "/api/v2/sessions/destroy_many", operation_id = "DestroyManySessions", tag = "Sessions",
+    params(("ids" = inline(IdList), Query, description = "Comma-separated session ids, at most 100; unknown ids are ignored")),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 400, response = BadRequest),
+    ),
+)]
 pub async fn destroy_many(
     State(state): State<AppState>,
     principal: Principal,
@@ -271,10 +374,10 @@ async fn list(
                 _ => {
                     return Ok(json_response(
                         StatusCode::OK,
-                        &json!({
-                            "sessions": [],
-                            "meta": { "has_more": false, "after_cursor": null, "before_cursor": null },
-                            "links": { "next": null, "prev": null }
+                        &SessionList::Cursor(CursorPage {
+                            links: CursorLinks { next: None, prev: None },
+                            meta: CursorMeta { after_cursor: None, before_cursor: None, has_more: false },
+                            sessions: Vec::new(),
                         }),
                     ));
                 }
@@ -301,13 +404,13 @@ async fn list(
                 }
                 url
             };
-            json!({
-                "sessions": sessions.iter().map(|s| SessionJson::new(&base, s)).collect::<Vec<_>>(),
-                "meta": { "has_more": has_more, "after_cursor": after_cursor, "before_cursor": before_cursor },
-                "links": {
-                    "next": any_next.then(|| link("after", &after_cursor)),
-                    "prev": any_prev.then(|| link("before", &before_cursor)),
-                }
+            SessionList::Cursor(CursorPage {
+                links: CursorLinks {
+                    next: any_next.then(|| link("after", &after_cursor)),
+                    prev: any_prev.then(|| link("before", &before_cursor)),
+                },
+                meta: CursorMeta { after_cursor: Some(after_cursor), before_cursor: Some(before_cursor), has_more },
+                sessions: sessions.iter().map(|s| SessionJson::new(&base, s)).collect(),
             })
         }
         ListRequest::Offset { page, per_page, sort, sort_params } => {
@@ -322,11 +425,11 @@ async fn list(
                 url
             };
             let has_next = i64::from(offset) + (sessions.len() as i64) < count && !sessions.is_empty();
-            json!({
-                "sessions": sessions.iter().map(|s| SessionJson::new(&base, s)).collect::<Vec<_>>(),
-                "next_page": has_next.then(|| link(page + 1)),
-                "previous_page": (page > 1).then(|| link(page - 1)),
-                "count": count,
+            SessionList::Offset(OffsetPage {
+                count,
+                next_page: has_next.then(|| link(page + 1)),
+                previous_page: (page > 1).then(|| link(page - 1)),
+                sessions: sessions.iter().map(|s| SessionJson::new(&base, s)).collect(),
             })
         }
     };

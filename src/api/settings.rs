@@ -7,36 +7,63 @@ use crate::api::auth::Principal;
 use crate::api::error::ApiError;
 use crate::api::json_response;
 use crate::api::object_body;
+use crate::api::openapi::{BadRequest, PayloadTooLarge, UnprocessableEntity};
+use crate::api::wire::SecuritySettingsBody;
 use crate::domain::SecuritySettings;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 /// Every timeout is 1 … 20160 minutes (two weeks) [E-23].
 pub const MAX_MINUTES: i64 = 20_160;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SettingsBody {
     security_settings: SettingsPatch,
 }
 
-#[derive(Deserialize)]
+/// The settings to change; the others keep their values. Timeouts in minutes, 1 to 20160.
+#[derive(Deserialize, ToSchema)]
 struct SettingsPatch {
+    #[schema(minimum = 1, maximum = 20160)]
     agent_session_timeout: Option<i64>,
+    #[schema(minimum = 1, maximum = 20160)]
     end_user_session_timeout: Option<i64>,
+    #[schema(minimum = 1, maximum = 20160)]
     maximum_session_duration: Option<i64>,
     maximum_session_duration_enabled: Option<bool>,
 }
 
+/// Show security settings
+///
+/// Admins only.
+#[utoipa::path(
+    get, path = "/api/v2/security_settings", operation_id = "ShowSecuritySettings", tag = "Security settings",
+    responses((status = 200, description = "The session timeouts", body = SecuritySettingsBody)),
+)]
 pub async fn show(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
     principal.require_admin()?;
     let s = state.store.security_settings().await?;
-    Ok(json_response(StatusCode::OK, &json!({ "security_settings": s })))
+    Ok(json_response(StatusCode::OK, &SecuritySettingsBody { security_settings: s }))
 }
 
+/// Update security settings
+///
+/// Admins only. Changes apply to live sessions at their next request [C-41]; a timeout out
+/// of range is a 422 naming the field [E-23].
+#[utoipa::path(
+    put, path = "/api/v2/security_settings", operation_id = "UpdateSecuritySettings", tag = "Security settings",
+    request_body = SettingsBody,
+    responses(
+        (status = 200, description = "The settings now in force", body = SecuritySettingsBody),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = UnprocessableEntity),
+    ),
+)]
 pub async fn update(State(state): State<AppState>, principal: Principal, body: Body) -> Result<Response, ApiError> {
     principal.require_admin()?;
     let body: SettingsBody = object_body(body, Some("security_settings")).await?;
@@ -76,5 +103,5 @@ pub async fn update(State(state): State<AppState>, principal: Principal, body: B
     crate::server::sweep_once(&state).await?;
     state.store.put_security_settings(next).await?;
     tracing::info!(event = "security_settings_changed", by = principal.user.id, settings = ?next);
-    Ok(json_response(StatusCode::OK, &json!({ "security_settings": next })))
+    Ok(json_response(StatusCode::OK, &SecuritySettingsBody { security_settings: next }))
 }

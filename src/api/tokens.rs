@@ -4,22 +4,30 @@
 use crate::AppState;
 use crate::api::auth::{Principal, parse_id};
 use crate::api::error::ApiError;
-use crate::api::{json_response, no_content, read_body};
+use crate::api::openapi::{BadRequest, Id, NotFound, PayloadTooLarge, UnprocessableEntity};
+use crate::api::wire::{ApiTokenBody, ApiTokenJson, ApiTokenList, OAuthTokenBody, OAuthTokenJson};
+use crate::api::{json_response, no_content, path_segments, read_body};
 use crate::api::{object_body, parse_object};
 use crate::domain::secret::new_secret;
 use crate::domain::time::{format_timestamp, parse_timestamp};
 use crate::store::{ApiToken, OAuthToken};
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 const MAX_DESCRIPTION: usize = 255;
 
-fn api_token_json(t: &ApiToken) -> Value {
-    json!({ "id": t.id, "description": t.description, "created_at": format_timestamp(t.created_at) })
+fn api_token_json(t: &ApiToken) -> ApiTokenJson {
+    ApiTokenJson {
+        created_at: format_timestamp(t.created_at),
+        description: t.description.clone(),
+        id: t.id,
+        token: None,
+    }
 }
 
 fn no_store(mut r: Response) -> Response {
@@ -27,19 +35,34 @@ fn no_store(mut r: Response) -> Response {
     r
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct NewApiTokenBody {
     #[serde(default)]
     api_token: Option<NewApiToken>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct NewApiToken {
+    /// At most 255 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 255)]
     description: Option<String>,
 }
 
-/// POST /api/v2/api_tokens — for the caller; the body (and description) are optional.
+/// Create API token
+///
+/// For the caller; the body (and the description) are optional [E-1]. The token is shown
+/// once, in this answer.
+#[utoipa::path(
+    post, path = "/api/v2/api_tokens", operation_id = "CreateApiToken", tag = "API tokens",
+    request_body(content = Option<NewApiTokenBody>, description = "Optional"),
+    responses(
+        (status = 201, description = "The new token, with its secret", body = ApiTokenBody),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = UnprocessableEntity),
+    ),
+)]
 pub async fn create_api_token(
     State(state): State<AppState>,
     principal: Principal,
@@ -64,26 +87,41 @@ pub async fn create_api_token(
         state.store.create_api_token(principal.user.id, &description, &secret.digest, state.clock.now()).await?;
     tracing::info!(event = "api_token_created", token_id = token.id, user_id = principal.user.id);
     let mut body = api_token_json(&token);
-    if let Some(fields) = body.as_object_mut() {
-        fields.insert("token".into(), json!(secret.plaintext));
-    }
-    Ok(no_store(json_response(StatusCode::CREATED, &json!({ "api_token": body }))))
+    body.token = Some(secret.plaintext);
+    Ok(no_store(json_response(StatusCode::CREATED, &ApiTokenBody { api_token: body })))
 }
 
-/// GET /api/v2/api_tokens — the caller's tokens, without their secrets.
+/// List API tokens
+///
+/// The caller's tokens, without their secrets.
+#[utoipa::path(
+    get, path = "/api/v2/api_tokens", operation_id = "ListApiTokens", tag = "API tokens",
+    responses((status = 200, description = "The caller's tokens", body = ApiTokenList)),
+)]
 pub async fn list_api_tokens(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
     let tokens = state.store.list_api_tokens(principal.user.id).await?;
-    let list: Vec<Value> = tokens.iter().map(api_token_json).collect();
-    Ok(json_response(StatusCode::OK, &json!({ "api_tokens": list })))
+    let api_tokens = tokens.iter().map(api_token_json).collect();
+    Ok(json_response(StatusCode::OK, &ApiTokenList { api_tokens }))
 }
 
-/// DELETE /api/v2/api_tokens/{id} — the caller's own token (admins: anyone's).
+/// Delete API token
+///
+/// The caller's own token (admins: anyone's).
+#[utoipa::path(
+    delete, path = "/api/v2/api_tokens/{id}", operation_id = "DeleteApiToken", tag = "API tokens",
+    params(("id" = inline(Id), Path, description = "The id of the token")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete_api_token(
     State(state): State<AppState>,
     principal: Principal,
-    id: crate::api::Segments<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&crate::api::path_segments(id)?.0).ok_or(ApiError::RecordNotFound)?;
+    let Path(id) = path_segments(id)?;
+    let id = parse_id(&id).ok_or(ApiError::RecordNotFound)?;
     let owner = if principal.is_admin() { None } else { Some(principal.user.id) };
     if !state.store.delete_api_token(id, owner).await? {
         return Err(ApiError::RecordNotFound);
@@ -92,30 +130,48 @@ pub async fn delete_api_token(
     Ok(no_content())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct NewOAuthTokenBody {
     token: NewOAuthToken,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewOAuthToken {
+    /// An existing user.
+    #[schema(minimum = 1)]
     user_id: i64,
+    #[schema(value_type = Vec<crate::api::wire::ScopeName>, min_items = 1)]
     scopes: Vec<String>,
+    /// RFC 3339; the token stops working then.
     #[serde(default)]
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
 }
 
-fn oauth_token_json(t: &OAuthToken) -> Value {
-    json!({
-        "id": t.id,
-        "user_id": t.user_id,
-        "scopes": t.scopes,
-        "created_at": format_timestamp(t.created_at),
-        "expires_at": t.expires_at.map(format_timestamp),
-    })
+fn oauth_token_json(t: &OAuthToken, full_token: String) -> OAuthTokenJson {
+    OAuthTokenJson {
+        created_at: format_timestamp(t.created_at),
+        expires_at: t.expires_at.map(format_timestamp),
+        full_token,
+        id: t.id,
+        scopes: t.scopes.clone(),
+        user_id: t.user_id,
+    }
 }
 
-/// POST /api/v2/oauth/tokens (admin) → 201 with `full_token`, shown once.
+/// Create OAuth access token
+///
+/// Admins only, for any user [E-13]. `full_token` is shown once, in this answer.
+#[utoipa::path(
+    post, path = "/api/v2/oauth/tokens", operation_id = "CreateOAuthToken", tag = "OAuth tokens",
+    request_body = NewOAuthTokenBody,
+    responses(
+        (status = 201, description = "The new token, with its secret", body = OAuthTokenBody),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = UnprocessableEntity),
+    ),
+)]
 pub async fn create_oauth_token(
     State(state): State<AppState>,
     principal: Principal,
@@ -150,21 +206,29 @@ pub async fn create_oauth_token(
     let token =
         state.store.create_oauth_token(t.user_id, &scopes, &secret.digest, state.clock.now(), expires_at).await?;
     tracing::info!(event = "oauth_token_created", token_id = token.id, user_id = t.user_id, by = principal.user.id);
-    let mut body = oauth_token_json(&token);
-    if let Some(fields) = body.as_object_mut() {
-        fields.insert("full_token".into(), json!(secret.plaintext));
-    }
-    Ok(no_store(json_response(StatusCode::CREATED, &json!({ "token": body }))))
+    let body = oauth_token_json(&token, secret.plaintext);
+    Ok(no_store(json_response(StatusCode::CREATED, &OAuthTokenBody { token: body })))
 }
 
-/// DELETE /api/v2/oauth/tokens/{id} (admin) → 204.
+/// Delete OAuth access token
+///
+/// Admins only.
+#[utoipa::path(
+    delete, path = "/api/v2/oauth/tokens/{id}", operation_id = "DeleteOAuthToken", tag = "OAuth tokens",
+    params(("id" = inline(Id), Path, description = "The id of the token")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete_oauth_token(
     State(state): State<AppState>,
     principal: Principal,
-    id: crate::api::Segments<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
-    let id = parse_id(&crate::api::path_segments(id)?.0).ok_or(ApiError::RecordNotFound)?;
+    let Path(id) = path_segments(id)?;
+    let id = parse_id(&id).ok_or(ApiError::RecordNotFound)?;
     if !state.store.delete_oauth_token(id).await? {
         return Err(ApiError::RecordNotFound);
     }

@@ -5,19 +5,22 @@
 use crate::AppState;
 use crate::api::auth::{Carrier, Principal, check_password_from};
 use crate::api::error::ApiError;
-use crate::api::wire::UserJson;
-use crate::api::{base_url, json_response, object_body};
+use crate::api::openapi::{BadRequest, NotFound, PayloadTooLarge, UnprocessableEntity, UserRef};
+use crate::api::wire::{EmptyBody, UserBody, UserJson};
+use crate::api::{base_url, json_response, object_body, path_segments};
 use crate::domain::secret::masked_csrf_token;
 use crate::domain::user::{validate_name, validate_password};
 use crate::domain::{Email, Role, User};
 use crate::store::{NewUser, StoreError, UserPatch};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
+use utoipa::ToSchema;
 
 /// Collects per-field validation errors into one 422 `RecordInvalid`.
 #[derive(Default)]
@@ -42,26 +45,46 @@ fn parse_role(role: &str) -> Result<Role, &'static str> {
     Role::parse(role).ok_or("must be one of admin, agent, end-user")
 }
 
-fn user_body(base: &str, u: &User) -> Value {
-    json!({ "user": UserJson::new(base, u) })
+fn user_body(base: &str, u: &User) -> UserBody {
+    UserBody { user: UserJson::new(base, u) }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateUserBody {
     user: CreateUser,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct CreateUser {
+    /// 1 to 255 characters, no control characters; trimmed.
+    #[schema(min_length = 1, max_length = 255, example = "Ada Lovelace")]
     name: String,
+    /// Unique, case-insensitive.
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     email: String,
+    /// `admin`, `agent` or `end-user` (default).
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::wire::RoleName>)]
     role: Option<String>,
+    /// 8 characters to 1024 bytes. Without one, the user cannot sign in with a password.
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 1024)]
     password: Option<String>,
 }
 
-/// POST /api/v2/users (admin) → 201; invalid or duplicate → 422.
+/// Create user
+///
+/// Admins only. A duplicate email or a bad role is a 422.
+#[utoipa::path(
+    post, path = "/api/v2/users", operation_id = "CreateUser", tag = "Users",
+    request_body = CreateUserBody,
+    responses(
+        (status = 201, description = "The new user", body = UserBody),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = UnprocessableEntity),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -100,65 +123,93 @@ pub async fn create(
     Ok(json_response(StatusCode::CREATED, &user_body(&base_url(&state.config, &headers), &user)))
 }
 
-/// GET /api/v2/users/{id} (admin or self); `me` is the caller. A cookie caller looking at
-/// themself also gets a fresh `authenticity_token` [E-7].
+/// Show user
+///
+/// Admins, or the user themself (`me`). A cookie caller looking at themself also gets a fresh
+/// `authenticity_token` [E-7].
+#[utoipa::path(
+    get, path = "/api/v2/users/{user_id}", operation_id = "ShowUser", tag = "Users",
+    params(("user_id" = inline(UserRef), Path, description = "The id of the user, or `me`")),
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
-    user: crate::api::Segments<String>,
+    user: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id = principal.target_user(&crate::api::path_segments(user)?.0)?;
+    let Path(user) = path_segments(user)?;
+    let id = principal.target_user(&user)?;
     let target = if id == principal.user.id {
         principal.user.clone()
     } else {
         state.store.user_by_id(id).await?.ok_or(ApiError::RecordNotFound)?
     };
     let base = base_url(&state.config, &headers);
-    let mut body = json!(UserJson::new(&base, &target));
+    let mut body = UserJson::new(&base, &target);
     let mut sensitive = false;
     if let (Carrier::Session { csrf_secret, .. }, true) = (&principal.carrier, id == principal.user.id) {
         let secret: [u8; 32] =
             csrf_secret.as_slice().try_into().map_err(|_| ApiError::Internal("bad CSRF secret length".into()))?;
-        if let Some(fields) = body.as_object_mut() {
-            fields.insert("authenticity_token".into(), json!(masked_csrf_token(&secret)));
-        }
+        body.authenticity_token = Some(masked_csrf_token(&secret));
         sensitive = true;
     }
-    let mut response = json_response(StatusCode::OK, &json!({ "user": body }));
+    let mut response = json_response(StatusCode::OK, &UserBody { user: body });
     if sensitive {
         response.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     }
     Ok(response)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct UpdateUserBody {
     user: UpdateUser,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct UpdateUser {
+    /// 1 to 255 characters, no control characters; trimmed.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
     name: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::wire::RoleName>)]
     role: Option<String>,
+    /// Suspending signs the user out everywhere and refuses their tokens.
     #[serde(default)]
     suspended: Option<bool>,
 }
 
-/// PUT /api/v2/users/{id} (admin): name, role, suspended [E-2]. Suspending signs the user
-/// out everywhere (in the same transaction); a role change applies at the next request,
-/// since every request reads the role afresh.
+/// Update user
+///
+/// Admins only: name, role, suspended [E-2]. Suspending signs the user out everywhere (in
+/// the same transaction); a role change applies at the next request, since every request
+/// reads the role afresh.
+#[utoipa::path(
+    put, path = "/api/v2/users/{user_id}", operation_id = "UpdateUser", tag = "Users",
+    params(("user_id" = inline(UserRef), Path, description = "The id of the user, or `me`")),
+    request_body = UpdateUserBody,
+    responses(
+        (status = 200, description = "The updated user", body = UserBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = UnprocessableEntity),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
-    user: crate::api::Segments<String>,
+    user: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
-    let id = principal.target_user(&crate::api::path_segments(user)?.0)?;
+    let Path(user) = path_segments(user)?;
+    let id = principal.target_user(&user)?;
     let body: UpdateUserBody = object_body(body, Some("user")).await?;
     let u = body.user;
     let mut invalid = Invalid::default();
@@ -189,25 +240,42 @@ async fn keep_an_admin(state: &AppState, id: i64, field: &str) -> Result<(), Api
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordBody {
+    /// 8 characters to 1024 bytes.
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
+    /// Required when changing your own password.
     #[serde(default)]
     previous_password: Option<String>,
 }
 
-/// PUT /api/v2/users/{id}/password: yourself with `previous_password`, or an admin for
-/// someone else [E-2]. Signs out every other session of the user; the caller's own
-/// current session stays.
+/// Change password
+///
+/// Yourself, with `previous_password`; or an admin for someone else [E-2]. Signs out every
+/// other session of the user; the caller's own current session stays.
+#[utoipa::path(
+    put, path = "/api/v2/users/{user_id}/password", operation_id = "SetUserPassword", tag = "Users",
+    params(("user_id" = inline(UserRef), Path, description = "The id of the user, or `me`")),
+    request_body = PasswordBody,
+    responses(
+        (status = 200, description = "Changed", body = EmptyBody),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = UnprocessableEntity),
+    ),
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    user: crate::api::Segments<String>,
+    user: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = principal.target_user(&crate::api::path_segments(user)?.0)?;
+    let Path(user) = path_segments(user)?;
+    let id = principal.target_user(&user)?;
     let body: PasswordBody = object_body(body, None).await?;
     let is_self = id == principal.user.id;
     let mut invalid = Invalid::default();
@@ -234,19 +302,29 @@ pub async fn change_password(
         return Err(ApiError::RecordNotFound);
     }
     tracing::info!(event = "session_revoked", reason = "password_change", user_id = id, by = principal.user.id);
-    Ok(json_response(StatusCode::OK, &json!({})))
+    Ok(json_response(StatusCode::OK, &EmptyBody {}))
 }
 
-/// DELETE /api/v2/users/{id} (admin) → 200 with the deleted user; their sessions and
-/// tokens go with them.
+/// Delete user
+///
+/// Admins only. Answers with the deleted user; their sessions and tokens go with them.
+#[utoipa::path(
+    delete, path = "/api/v2/users/{user_id}", operation_id = "DeleteUser", tag = "Users",
+    params(("user_id" = inline(UserRef), Path, description = "The id of the user, or `me`")),
+    responses(
+        (status = 200, description = "The deleted user", body = UserBody),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
-    user: crate::api::Segments<String>,
+    user: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     principal.require_admin()?;
-    let id = principal.target_user(&crate::api::path_segments(user)?.0)?;
+    let Path(user) = path_segments(user)?;
+    let id = principal.target_user(&user)?;
     keep_an_admin(&state, id, "user").await?;
     let deleted = state.store.delete_user(id).await?.ok_or(ApiError::RecordNotFound)?;
     tracing::info!(event = "session_revoked", reason = "user_deleted", user_id = id, by = principal.user.id);

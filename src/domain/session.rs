@@ -23,10 +23,17 @@ pub struct SessionAuth {
 }
 
 /// The security settings of SPEC §6, in minutes, with Zendesk's names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
+    /// Idle timeout of team members (admins, agents), minutes.
+    #[schema(minimum = 1, maximum = 20160)]
     pub agent_session_timeout: i64,
+    /// Idle timeout of end users, minutes.
+    #[schema(minimum = 1, maximum = 20160)]
     pub end_user_session_timeout: i64,
+    /// Longest a team member's session may last, minutes, when enabled.
+    #[schema(minimum = 1, maximum = 20160)]
     pub maximum_session_duration: i64,
     pub maximum_session_duration_enabled: bool,
 }

@@ -12,6 +12,7 @@ mod access;
 mod accounts;
 mod auth;
 mod cli;
+mod compat;
 mod expiry;
 mod pages;
 mod pagination;

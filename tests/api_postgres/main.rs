@@ -17,6 +17,8 @@ mod accounts;
 mod auth;
 #[path = "../api/cli.rs"]
 mod cli;
+#[path = "../api/compat.rs"]
+mod compat;
 #[path = "../api/expiry.rs"]
 mod expiry;
 #[path = "../api/pages.rs"]

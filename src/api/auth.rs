@@ -187,9 +187,18 @@ pub async fn session_for_token(state: &AppState, token: &str) -> Result<Option<(
     if !plausible_token(token) {
         return Ok(None);
     }
-    let Some((auth, user, settings)) = state.store.session_by_token(&TokenDigest::of(token)).await? else {
+    let digest = TokenDigest::of(token);
+    let Some((mut auth, mut user, mut settings)) = state.store.session_by_token(&digest).await? else {
         return Ok(None);
     };
+    if !state.expiry(settings).is_alive(&auth.session, user.role) {
+        // The answer may come from the cache, whose `last_seen_at` can lag (never lead) the
+        // database's: believe "ended" only from the database itself.
+        let Some(fresh) = state.store.session_by_token_uncached(&digest).await? else {
+            return Ok(None);
+        };
+        (auth, user, settings) = fresh;
+    }
     let policy = state.expiry(settings);
     if user.suspended {
         return Ok(None);
@@ -203,6 +212,7 @@ pub async fn session_for_token(state: &AppState, token: &str) -> Result<Option<(
     let mut session = auth.session;
     if state.activity.claim(session.id, session.last_seen_at, policy.now, state.config.activity_resolution) {
         state.store.touch_session(session.id, policy.now).await?;
+        state.store.note_activity(&digest, policy.now);
         session.last_seen_at = session.last_seen_at.max(policy.now);
     }
     Ok(Some((user, session, auth.csrf_secret)))

@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod sql;
+pub mod cache;
 mod postgres;
 mod sqlite;
 
@@ -56,6 +57,17 @@ pub struct NewSession {
     /// The password hash the sign-in verified: the session is created only if it is still
     /// the user's hash and the user is not suspended (else `Conflict("password")`).
     pub checked_password_hash: Option<String>,
+}
+
+/// A session written as is, with its times: for seeding and imports (no sign-in checks).
+pub struct SeedSession {
+    pub user_id: UserId,
+    pub token: TokenDigest,
+    pub csrf_secret: [u8; 32],
+    pub authenticated_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,9 +172,16 @@ pub struct Keyset {
 /// Counters the store keeps about itself, read by tests and `/metrics`.
 #[derive(Debug, Default)]
 pub struct StoreMetrics {
+    /// Sessions whose `last_seen_at` was written (rows; queued writes count when queued).
     pub last_seen_writes: AtomicU64,
+    /// Transactions that wrote queued activity.
+    pub activity_batches: AtomicU64,
+    /// Other writes (statements or transactions).
     pub writes: AtomicU64,
     pub reads: AtomicU64,
+    /// Credential lookups answered from memory, and those that went to the database.
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
 }
 
 impl StoreMetrics {
@@ -183,6 +202,8 @@ pub trait Store: Send + Sync + 'static {
 
     // --- users
     async fn create_user(&self, user: NewUser, now: Timestamp) -> StoreResult<User>;
+    /// Creates many users in one transaction (seeding, imports); returns them in order.
+    async fn bulk_create_users(&self, users: Vec<NewUser>, now: Timestamp) -> StoreResult<Vec<User>>;
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
     /// The user with this (normalised) email and their password hash, if any.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>>;
@@ -199,13 +220,34 @@ pub trait Store: Send + Sync + 'static {
 
     // --- sessions
     async fn create_session(&self, new: NewSession, now: Timestamp) -> StoreResult<Session>;
+    /// Writes many sessions in one transaction (seeding, imports); returns how many.
+    async fn bulk_insert_sessions(&self, sessions: Vec<SeedSession>) -> StoreResult<u64>;
     /// The session whose token has this digest, with its user and the current settings,
-    /// in one read.
+    /// in one read. May be answered from the credential cache ([`cache`]): then
+    /// `last_seen_at` may be older than stored, never newer.
     async fn session_by_token(&self, token: &TokenDigest)
     -> StoreResult<Option<(SessionAuth, User, SecuritySettings)>>;
+    /// Like [`Store::session_by_token`], always from the database: what to believe before
+    /// treating a session as ended.
+    async fn session_by_token_uncached(
+        &self,
+        token: &TokenDigest,
+    ) -> StoreResult<Option<(SessionAuth, User, SecuritySettings)>> {
+        self.session_by_token(token).await
+    }
+    /// This process recorded activity of the session with this token at `now`.
+    fn note_activity(&self, _token: &TokenDigest, _now: Timestamp) {}
+    /// How many credentials the cache holds (0 without a cache).
+    fn cached_credentials(&self) -> usize {
+        0
+    }
     async fn session_by_id(&self, id: SessionId) -> StoreResult<Option<(Session, Role)>>;
-    /// Records activity: moves `last_seen_at` forward to `now` (never backwards).
+    /// Records activity: moves `last_seen_at` forward to `now` (never backwards). Behind the
+    /// cache this is written in the background, in batches; every read that returns or
+    /// judges `last_seen_at` sees it first.
     async fn touch_session(&self, id: SessionId, now: Timestamp) -> StoreResult<()>;
+    /// Records many sessions' activity in one transaction; returns how many rows moved.
+    async fn touch_sessions(&self, touches: &[(SessionId, Timestamp)]) -> StoreResult<u64>;
     async fn delete_session(&self, id: SessionId) -> StoreResult<bool>;
     /// Deletes every session of these users; returns how many went.
     async fn delete_sessions_of_users(&self, users: &[UserId]) -> StoreResult<u64>;
@@ -283,11 +325,26 @@ pub trait Store: Send + Sync + 'static {
 pub type SharedStore = Arc<dyn Store>;
 
 /// Opens the store a database URL names, creating and migrating it as needed.
+/// Credentials are answered from the [`cache`] in front of the engine.
 pub async fn open(url: &str) -> Result<SharedStore, String> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
+        let engine = SqliteStore::open(url).await?;
+        let invalidation = match engine.file_path() {
+            Some(db) => {
+                let mut signal = db.into_os_string();
+                signal.push("-signal");
+                cache::Invalidation::file(signal.into())
+            }
+            None => cache::Invalidation::None,
+        };
+        let cache = Arc::new(cache::CredentialCache::new(true));
+        Ok(Arc::new(cache::CachedStore::new(Arc::new(engine), cache, invalidation)))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(PgStore::open(url).await?))
+        let engine = PgStore::open(url).await?;
+        // Off until the listener is listening.
+        let cache = Arc::new(cache::CredentialCache::new(false));
+        engine.listen_for_invalidations(cache.clone());
+        Ok(Arc::new(cache::CachedStore::new(Arc::new(engine), cache, cache::Invalidation::Notify)))
     } else {
         Err(format!("unsupported database URL (expected sqlite://… or postgres://…): {}", redact_url(url)))
     }

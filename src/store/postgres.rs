@@ -1,6 +1,7 @@
-//! PostgreSQL, for several sessiond instances sharing one database. Instances keep no
-//! session state in memory: every check reads the database, so a revocation made through
-//! any instance (or the CLI) is honoured by all of them on their very next request.
+//! PostgreSQL, for several sessiond instances sharing one database. Each instance answers
+//! credential checks from its cache ([`super::cache`]); triggers `NOTIFY` every instance of
+//! each committed revocation (whoever made it: an instance, the CLI, a hand-written `DELETE`),
+//! and a listener task here clears the cache when one arrives.
 
 use super::*;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
@@ -16,7 +17,11 @@ pub struct PgStore {
     reader: PgPool,
     writer: PgPool,
     metrics: StoreMetrics,
+    url: String,
 }
+
+/// The channel the invalidation triggers notify (migration 0004).
+const INVALIDATION_CHANNEL: &str = "sessiond_invalidate";
 
 /// Connection-level failures (refused, reset, server shutting down, too many clients) are
 /// "unavailable" (503, retry); everything else is a real error.
@@ -59,7 +64,42 @@ impl PgStore {
             .map_err(|e| format!("cannot connect to PostgreSQL at {}: {e}", redact_url(url)))?;
         // Several instances may start at once: migrations take an advisory lock in sqlx.
         MIGRATOR.run(&pool).await.map_err(|e| format!("database migration failed: {e}"))?;
-        Ok(Self { reader: pool.clone(), writer: pool, metrics: StoreMetrics::default() })
+        Ok(Self { reader: pool.clone(), writer: pool, metrics: StoreMetrics::default(), url: url.to_owned() })
+    }
+
+    /// Starts the task that clears `cache` on every invalidation notice. The cache is on only
+    /// while the task is listening: when the connection drops (a notice may be lost), the
+    /// cache goes off and empty until a new connection is listening again.
+    pub fn listen_for_invalidations(&self, cache: Arc<super::cache::CredentialCache>) {
+        let url = self.url.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(50);
+            loop {
+                let connected = async {
+                    let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+                    listener.eager_reconnect(false);
+                    listener.listen(INVALIDATION_CHANNEL).await?;
+                    Ok::<_, sqlx::Error>(listener)
+                }
+                .await;
+                let mut listener = match connected {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for invalidations; checks read the database meanwhile");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        continue;
+                    }
+                };
+                backoff = Duration::from_millis(50);
+                cache.set_enabled(true);
+                while let Ok(Some(_)) = listener.try_recv().await {
+                    cache.clear();
+                }
+                cache.set_enabled(false);
+                tracing::warn!("lost the invalidation listener; checks read the database until it is back");
+            }
+        });
     }
 }
 

@@ -198,6 +198,39 @@ macro_rules! sql_store {
                 })
             }
 
+            async fn bulk_create_users(&self, users: Vec<NewUser>, now: Timestamp) -> StoreResult<Vec<User>> {
+                self.metrics.write();
+                let mut tx = self.writer.begin().await.map_err(map_err)?;
+                let mut ids = std::collections::HashMap::with_capacity(users.len());
+                for chunk in users.chunks(500) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO users (name, email, role, suspended, password_hash, created_at) ",
+                    );
+                    q.push_values(chunk, |mut row, u| {
+                        row.push_bind(&u.name)
+                            .push_bind(&u.email)
+                            .push_bind(u.role.as_str())
+                            .push_bind(false)
+                            .push_bind(&u.password_hash)
+                            .push_bind(now);
+                    });
+                    q.push(" RETURNING id, email");
+                    for r in q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
+                        let id: i64 = r.try_get(0).map_err(map_err)?;
+                        let email: String = r.try_get(1).map_err(map_err)?;
+                        ids.insert(email, id);
+                    }
+                }
+                tx.commit().await.map_err(map_err)?;
+                users
+                    .into_iter()
+                    .map(|u| {
+                        let id = *ids.get(&u.email).ok_or_else(|| StoreError::Other("bulk insert lost a user".into()))?;
+                        Ok(User { id, name: u.name, email: u.email, role: u.role, suspended: false, created_at: now })
+                    })
+                    .collect()
+            }
+
             async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
                 self.metrics.read();
                 let row = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1")))
@@ -335,6 +368,30 @@ macro_rules! sql_store {
                 })
             }
 
+            async fn bulk_insert_sessions(&self, sessions: Vec<SeedSession>) -> StoreResult<u64> {
+                self.metrics.write();
+                let mut tx = self.writer.begin().await.map_err(map_err)?;
+                let mut total = 0;
+                for chunk in sessions.chunks(1000) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO sessions (user_id, token_hash, csrf_secret, authenticated_at, last_seen_at, ip, user_agent, created_via) ",
+                    );
+                    q.push_values(chunk, |mut row, s| {
+                        row.push_bind(s.user_id)
+                            .push_bind(s.token.0.as_slice())
+                            .push_bind(s.csrf_secret.as_slice())
+                            .push_bind(s.authenticated_at)
+                            .push_bind(s.last_seen_at)
+                            .push_bind(&s.ip)
+                            .push_bind(&s.user_agent)
+                            .push_bind("import");
+                    });
+                    total += q.build().execute(&mut *tx).await.map_err(map_err)?.rows_affected();
+                }
+                tx.commit().await.map_err(map_err)?;
+                Ok(total)
+            }
+
             async fn session_by_token(
                 &self,
                 token: &TokenDigest,
@@ -379,7 +436,6 @@ macro_rules! sql_store {
             }
 
             async fn touch_session(&self, id: SessionId, now: Timestamp) -> StoreResult<()> {
-                self.metrics.write();
                 self.metrics.last_seen_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
                     .bind(id)
@@ -388,6 +444,26 @@ macro_rules! sql_store {
                     .await
                     .map_err(map_err)?;
                 Ok(())
+            }
+
+            async fn touch_sessions(&self, touches: &[(SessionId, Timestamp)]) -> StoreResult<u64> {
+                if touches.is_empty() {
+                    return Ok(0);
+                }
+                self.metrics.activity_batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut tx = self.writer.begin().await.map_err(map_err)?;
+                let mut n = 0;
+                for (id, now) in touches {
+                    n += sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?
+                        .rows_affected();
+                }
+                tx.commit().await.map_err(map_err)?;
+                Ok(n)
             }
 
             async fn delete_session(&self, id: SessionId) -> StoreResult<bool> {
@@ -461,6 +537,22 @@ macro_rules! sql_store {
 
             async fn count_sessions(&self, scope: Scope, cutoffs: Cutoffs) -> StoreResult<i64> {
                 self.metrics.read();
+                if scope == Scope::All {
+                    // Stored (kept by triggers, migration 0005) minus stored-but-ended, in one
+                    // statement (one snapshot). Every ended session was last seen before the
+                    // later idle cutoff or (team) signed in before the duration cutoff, so
+                    // only those few rows near or past expiry are examined, by index.
+                    let mut q = QueryBuilder::<$db>::new(
+                        "SELECT CAST((SELECT COALESCE(SUM(n), 0) FROM session_totals) AS BIGINT) - (SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE (s.last_seen_at <= ",
+                    );
+                    q.push_bind(cutoffs.team_idle.max(cutoffs.end_user_idle))
+                        .push(" OR s.authenticated_at <= ")
+                        .push_bind(cutoffs.team_max_duration)
+                        .push(") AND NOT ");
+                    push_alive(&mut q, cutoffs);
+                    q.push(")");
+                    return q.build_query_scalar().fetch_one(&self.reader).await.map_err(map_err);
+                }
                 let mut q =
                     QueryBuilder::<$db>::new("SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE ");
                 push_alive(&mut q, cutoffs);

@@ -17,6 +17,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
     metrics: StoreMetrics,
+    /// The database file (`None` in memory).
+    path: Option<std::path::PathBuf>,
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {
@@ -44,6 +46,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let filename = opts.get_filename();
+        let in_memory = filename.as_os_str().to_string_lossy().starts_with("file:sqlx-in-memory")
+            || filename.as_os_str() == ":memory:";
+        let path = (!in_memory).then(|| filename.to_path_buf());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(10))
@@ -58,7 +64,12 @@ impl SqliteStore {
             .connect_with(opts.create_if_missing(false).read_only(true))
             .await
             .map_err(|e| format!("cannot open the SQLite database: {e}"))?;
-        Ok(Self { reader, writer, metrics: StoreMetrics::default() })
+        Ok(Self { reader, writer, metrics: StoreMetrics::default(), path })
+    }
+
+    /// The database file, if it is one (not in memory).
+    pub fn file_path(&self) -> Option<std::path::PathBuf> {
+        self.path.clone()
     }
 }
 

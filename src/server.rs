@@ -130,6 +130,9 @@ pub async fn sweep_once(state: &AppState) -> Result<u64, crate::store::StoreErro
     if total > 0 {
         tracing::info!(event = "sessions_expired", count = total, reason = "expiry", "swept ended sessions");
     }
+    // The live count for /metrics, refreshed here (once a sweep) rather than per scrape.
+    let live = state.store.count_sessions(crate::store::Scope::All, cutoffs).await?;
+    state.http_metrics.live_sessions.store(live, std::sync::atomic::Ordering::Relaxed);
     Ok(total)
 }
 

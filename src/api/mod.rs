@@ -7,6 +7,7 @@ pub mod error;
 pub mod html;
 pub mod limits;
 pub mod openapi;
+pub mod ops;
 pub mod pages;
 pub mod pagination;
 pub mod sessions;
@@ -40,8 +41,17 @@ pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The path as the client sent it, before `.json` was stripped: links keep it [C-34].
+/// (Recorded only when a suffix was stripped; otherwise it is the request's own path.)
 #[derive(Debug, Clone)]
 pub struct OriginalPath(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OriginalPath {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<OriginalPath>().cloned().unwrap_or_else(|| OriginalPath(parts.uri.path().to_owned())))
+    }
+}
 
 /// The whole application as one service: `.json` stripping in front of the router.
 pub type App = MapRequest<Router, fn(Request) -> Request>;
@@ -83,10 +93,15 @@ pub fn app(state: AppState) -> App {
         .route("/admin/sessions/{id}/sign_out", post(pages::admin_sign_out_session))
         .route("/admin/users/{id}/sign_out", post(pages::admin_sign_out_user))
         .route("/assets/style.css", get(html::stylesheet))
+        // Probes and metrics, for operators (no credentials; counts and timings only).
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .merge(openapi::docs_router())
         .layer(axum::Extension(document))
         .fallback(|| async { ApiError::InvalidEndpoint })
         .method_not_allowed_fallback(|| async { ApiError::InvalidEndpoint })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
         .with_state(state)
         .layer(axum::middleware::from_fn(limits::rate_limit_headers))
         // A declared body over the limit is refused before a byte of it is read.
@@ -110,10 +125,12 @@ pub fn app(state: AppState) -> App {
         .layer(
             TraceLayer::new_for_http()
                 // Method and path only: no query string, no headers (credentials never logged).
+                // One line per request is DEBUG: at tens of thousands of requests a second it
+                // would cost more than the request; /metrics counts them instead.
                 .make_span_with(
-                    |req: &Request| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
+                    |req: &Request| tracing::debug_span!("request", method = %req.method(), path = %req.uri().path()),
                 )
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG))
                 .on_failure(()),
         )
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]));
@@ -124,6 +141,9 @@ pub fn app(state: AppState) -> App {
 /// Routing cannot express `/{id}.json`, so the suffix is removed before routing; the
 /// original path is kept in an [`OriginalPath`] extension for links.
 fn strip_json_suffix(mut req: Request) -> Request {
+    if !req.uri().path().ends_with(".json") {
+        return req;
+    }
     let path = req.uri().path().to_owned();
     req.extensions_mut().insert(OriginalPath(path.clone()));
     if let Some(stripped) = path.strip_suffix(".json")

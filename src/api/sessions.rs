@@ -14,7 +14,6 @@ use crate::api::{OriginalPath, base_url, json_response, no_content};
 use crate::domain::secret::{SECRET_BYTES, masked_csrf_token, random_bytes};
 use crate::domain::{Session, UserId};
 use crate::store::{Keyset, Position, Scope, Sort};
-use axum::Extension;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -37,7 +36,7 @@ pub async fn list_all(
     State(state): State<AppState>,
     principal: Principal,
     RawQuery(query): RawQuery,
-    Extension(OriginalPath(path)): Extension<OriginalPath>,
+    OriginalPath(path): OriginalPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let scope = if principal.is_admin() { Scope::All } else { Scope::User(principal.user.id) };
@@ -61,7 +60,7 @@ pub async fn list_for_user(
     principal: Principal,
     user: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
-    Extension(OriginalPath(path)): Extension<OriginalPath>,
+    OriginalPath(path): OriginalPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path(user) = crate::api::path_segments(user)?;

@@ -11,6 +11,8 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod hashing;
+pub mod seed;
 pub mod server;
 pub mod store;
 
@@ -31,8 +33,11 @@ pub struct Inner {
     pub hasher: PasswordHasherConfig,
     pub rate: api::limits::RateLimiter,
     pub activity: api::activity::ActivityGate,
+    pub http_metrics: api::ops::HttpMetrics,
     /// Bounds the password hashes computed at once (each takes ~19 MiB and a core).
     hash_permits: Arc<tokio::sync::Semaphore>,
+    /// Where hashes are computed: low-priority threads of their own ([`hashing`]).
+    hash_pool: hashing::HashPool,
     hash_waiters: std::sync::atomic::AtomicUsize,
 }
 
@@ -58,7 +63,9 @@ impl AppState {
             hasher,
             rate,
             activity: Default::default(),
+            http_metrics: api::ops::HttpMetrics::new(),
             hash_permits: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
+            hash_pool: hashing::HashPool::new(cores.max(2))?,
             hash_waiters: std::sync::atomic::AtomicUsize::new(0),
         })))
     }
@@ -85,22 +92,23 @@ impl AppState {
         }
     }
 
-    /// Hashes a password on a blocking thread, off the async workers, in a hashing slot.
+    /// Hashes a password on a hashing thread, off the async workers, in a hashing slot.
     pub async fn hash_password(&self, password: String) -> Result<String, api::error::ApiError> {
         let _permit = self.hash_permit().await?;
         let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || hasher.hash(&password))
+        self.hash_pool
+            .run(move || hasher.hash(&password))
             .await
-            .map_err(|e| api::error::ApiError::Internal(e.to_string()))?
+            .ok_or_else(|| api::error::ApiError::Internal("the hashing threads stopped".into()))?
             .map_err(api::error::ApiError::Internal)
     }
 
-    /// Verifies a password on a blocking thread; `stored` is `None` for unknown accounts,
+    /// Verifies a password on a hashing thread; `stored` is `None` for unknown accounts,
     /// which are checked against a dummy hash so both take the same time. The caller holds
     /// a [`AppState::hash_permit`].
     pub async fn verify_password(&self, password: String, stored: Option<String>) -> bool {
         let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || hasher.verify(&password, stored.as_deref())).await.unwrap_or(false)
+        self.hash_pool.run(move || hasher.verify(&password, stored.as_deref())).await.unwrap_or(false)
     }
 
     /// The expiry rules at this instant with these settings.

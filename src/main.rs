@@ -40,6 +40,28 @@ enum Command {
     /// Inspect and revoke sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Fill the database with users and sessions for the benchmark (bench/run.sh).
+    #[command(hide = true)]
+    BenchSeed(SeedArgs),
+}
+
+#[derive(Args)]
+struct SeedArgs {
+    /// Sessions in all (live ones and the bulk user's included).
+    #[arg(long, default_value_t = 1_000_000)]
+    sessions: u64,
+    /// Sessions whose tokens are written to cookies.txt, each of its own user.
+    #[arg(long, default_value_t = 10_000)]
+    live: u64,
+    /// Sessions of one extra user, for the bulk-delete scenario.
+    #[arg(long, default_value_t = 100_000)]
+    bulk_user_sessions: u64,
+    /// API tokens and OAuth tokens to write out.
+    #[arg(long, default_value_t = 1_000)]
+    tokens: u64,
+    /// Directory for the credential files.
+    #[arg(long)]
+    out: std::path::PathBuf,
 }
 
 #[derive(Args)]
@@ -118,6 +140,11 @@ enum SessionsCommand {
     },
 }
 
+/// mimalloc: the request path allocates many small, short-lived objects; glibc's allocator
+/// spent ~15% of a session check's CPU in malloc/free (perf, BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -165,6 +192,19 @@ async fn run(cli: Cli) -> Result<(), String> {
             store.close().await;
             result
         }
+        Command::BenchSeed(args) => {
+            let store = store::open(&cli.database_url).await?;
+            let plan = sessiond::seed::SeedPlan {
+                sessions: args.sessions,
+                live: args.live,
+                bulk_user_sessions: args.bulk_user_sessions,
+                tokens: args.tokens,
+            };
+            let result = sessiond::seed::seed(&store, &plan, &args.out, SystemClock.now()).await;
+            store.close().await;
+            println!("{}", result?);
+            Ok(())
+        }
         Command::Sessions(cmd) => {
             let store = store::open(&cli.database_url).await?;
             let result = sessions(&store, cmd).await;
@@ -203,6 +243,10 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, database = %store::redact_url(&config.database_url), "sessiond listening");
     let state = sessiond::AppState::new(config, store, Arc::new(SystemClock))?;
+    // Start-up (migrations, pools) freed what it used; give it back to the system now
+    // rather than at mimalloc's next allocation-driven purge, so an idle server stays small.
+    // SAFETY: mi_collect takes a plain bool and may be called from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) };
     sessiond::server::serve(listener, state, shutdown).await.map_err(|e| e.to_string())
 }
 

@@ -124,13 +124,14 @@ load() {
     drive "$name" load --url "$url" --connections "$CONNS" --warmup "$WARM" --duration "$SECS" "$@"
 }
 
-# Sum of every sample of sessiond_store_writes_total with kind="last_seen" (any other labels).
+# Sum of every sample of sessiond_store_writes_total with kind="last_seen" (any other labels);
+# "missing" when /metrics has no such sample (so a silent 0 cannot pass the target).
 last_seen_writes() {
     curl -fsS "$1/metrics" | awk '
         /^sessiond_store_writes_total\{/ && /kind="last_seen"/ {
-            line = $0; sub(/^[^}]*\}[ \t]*/, "", line); split(line, f, /[ \t]+/); sum += f[1]
+            line = $0; sub(/^[^}]*\}[ \t]*/, "", line); split(line, f, /[ \t]+/); sum += f[1]; found = 1
         }
-        END { printf "%d\n", sum }'
+        END { if (found) printf "%d\n", sum; else print "missing" }'
 }
 
 rss_mb() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
@@ -284,10 +285,14 @@ walk_row list_offset_1m_10 "admin listing, offset per_page=100, 1M, pages 1–10
 walk_row list_offset_1m_100 "admin listing, offset per_page=100, 1M, pages 1–100 (pages/s)" "p99 1M/1k = $OFF100"
 walk_row list_offset_1k "admin listing, offset per_page=100, 1k sessions (pages/s)" 1.00
 
-WRITES=$((WRITES_AFTER - WRITES_BEFORE))
-PER=$(ratio "$WRITES" "$LIVE")
-row "last_seen writes during the SQLite cookie check" - - - "$WRITES writes / $LIVE sessions = $PER" \
-    "≤ 1 per session" "$(holds "$WRITES <= $LIVE")"
+if [[ $WRITES_BEFORE == missing || $WRITES_AFTER == missing ]]; then
+    row "last_seen writes during the SQLite cookie check" - - - \
+        'no sessiond_store_writes_total{kind="last_seen"} in /metrics' "≤ 1 per session" n/a
+else
+    WRITES=$((WRITES_AFTER - WRITES_BEFORE))
+    row "last_seen writes during the SQLite cookie check" - - - \
+        "$WRITES writes / $LIVE sessions = $(ratio "$WRITES" "$LIVE")" "≤ 1 per session" "$(holds "$WRITES <= $LIVE")"
+fi
 
 FLOOD_RATIO=$(ratio "$(field sqlite_cookie_flood p99_ms)" "$(field sqlite_cookie p99_ms)")
 row "SQLite cookie check during a sign-in flood (32 conns: $(field signin_flood rps) sign-ins/s)" \

@@ -7,8 +7,8 @@ mod support;
 use sessiond::domain::secret::{TokenDigest, new_secret};
 use sessiond::domain::{Cutoffs, Role, SecuritySettings};
 use sessiond::store::{
-    self, Keyset, NewSession, NewUser, Position, Scope, SessionFilter, SharedStore, Sort, SortKey, StoreError,
-    UserPatch,
+    self, Keyset, NewSession, NewUser, Position, Scope, SeedSession, SessionFilter, SharedStore, Sort, SortKey,
+    StoreError, UserPatch,
 };
 use support::{Engine, TestDb};
 
@@ -393,6 +393,88 @@ async fn migrations_are_idempotent_on_reopen(store: SharedStore) {
     store.ping().await.expect("ping");
 }
 
+/// The live count comes from trigger-kept totals minus the ended rows not yet swept; it must
+/// equal a plain count of live rows through inserts, bulk inserts, deletes and cascades.
+async fn live_counts_follow_every_insert_and_delete(store: SharedStore) {
+    let agent = user(&store, "a@x.io", Role::Agent).await;
+    let end = user(&store, "e@x.io", Role::EndUser).await;
+    let gone = user(&store, "g@x.io", Role::EndUser).await;
+    for at in [100, 300, 500] {
+        session(&store, agent.id, at).await;
+        session(&store, end.id, at).await;
+    }
+    let seeded = (0..50)
+        .map(|i| SeedSession {
+            user_id: if i % 2 == 0 { end.id } else { gone.id },
+            token: TokenDigest([i as u8; 32]),
+            csrf_secret: [1; 32],
+            authenticated_at: 50 + i,
+            last_seen_at: 150 + i * 10,
+            ip: None,
+            user_agent: None,
+        })
+        .collect();
+    assert_eq!(store.bulk_insert_sessions(seeded).await.expect("bulk"), 50);
+    let plain = |cut: Cutoffs| {
+        let store = store.clone();
+        async move {
+            let mut n = 0;
+            let mut after = None;
+            loop {
+                let page = store
+                    .list_sessions_keyset(Scope::All, cut, Keyset { sort: Sort::default(), after, before: None, limit: 7 })
+                    .await
+                    .expect("list");
+                n += page.len() as i64;
+                match page.last() {
+                    Some(s) => after = Some(Position { key: s.id, id: s.id }),
+                    None => return n,
+                }
+            }
+        }
+    };
+    let cuts = [
+        ALL,
+        Cutoffs { team_idle: 200, end_user_idle: 50, team_max_duration: i64::MIN },
+        Cutoffs { team_idle: 0, end_user_idle: 400, team_max_duration: 350 },
+        Cutoffs { team_idle: 600, end_user_idle: 600, team_max_duration: 600 },
+    ];
+    let check = |stage: &'static str| {
+        let store = store.clone();
+        async move {
+            for cut in cuts {
+                assert_eq!(store.count_sessions(Scope::All, cut).await.expect("count"), plain(cut).await, "{stage} {cut:?}");
+            }
+        }
+    };
+    check("after inserts").await;
+    assert_eq!(store.count_sessions(Scope::All, ALL).await.expect("count"), 56);
+    store.delete_sessions_of_users(&[agent.id]).await.expect("delete");
+    check("after a bulk delete").await;
+    store.delete_user(gone.id).await.expect("delete user");
+    check("after a cascade").await;
+    store.sweep_expired(Cutoffs { team_idle: 200, end_user_idle: 200, team_max_duration: i64::MIN }, 3).await.expect("sweep");
+    check("after a sweep").await;
+}
+
+/// Activity is queued behind the cache, and every read that shows `last_seen_at` sees it.
+async fn queued_activity_is_read_back_at_once(store: SharedStore) {
+    let u = user(&store, "a@x.io", Role::EndUser).await;
+    let (s, digest) = session(&store, u.id, 100).await;
+    store.touch_session(s.id, 150).await.expect("touch");
+    store.touch_session(s.id, 140).await.expect("an older time never wins");
+    let (by_id, _) = store.session_by_id(s.id).await.expect("by id").expect("found");
+    assert_eq!(by_id.last_seen_at, 150);
+    let listed = store
+        .list_sessions_keyset(Scope::All, ALL, Keyset { sort: Sort::default(), after: None, before: None, limit: 5 })
+        .await
+        .expect("list");
+    assert_eq!(listed[0].last_seen_at, 150);
+    let (fresh, _, _) = store.session_by_token_uncached(&digest).await.expect("lookup").expect("found");
+    assert_eq!(fresh.session.last_seen_at, 150);
+    assert_eq!(store.metrics().last_seen_writes.load(std::sync::atomic::Ordering::SeqCst), 1, "merged into one write");
+}
+
 macro_rules! store_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -439,4 +521,61 @@ store_tests!(
     migrations_are_idempotent_on_reopen,
     session_details_carry_device_and_owner_and_filter_by_email,
     delete_other_sessions_keeps_one_and_spares_other_users,
+    live_counts_follow_every_insert_and_delete,
+    queued_activity_is_read_back_at_once,
 );
+
+/// Two stores on one database, as two processes would have (a server and the CLI, or two
+/// instances): a revocation through one is honoured by the other's cache.
+async fn second_process_revocation(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else { return };
+    let a = store::open(&db.url).await.expect("open a");
+    let b = store::open(&db.url).await.expect("open b");
+    let u = user(&a, "a@x.io", Role::EndUser).await;
+    let (s, digest) = session(&a, u.id, 100).await;
+    let hits = || a.metrics().cache_hits.load(std::sync::atomic::Ordering::SeqCst);
+    // PostgreSQL: A's cache is on once its listener is listening.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let before = hits();
+        assert!(a.session_by_token(&digest).await.expect("lookup").is_some());
+        assert!(a.session_by_token(&digest).await.expect("lookup").is_some());
+        if hits() > before {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the cache never answered");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // B records activity: A's copy may lag (never lead), and the database has the truth.
+    b.touch_sessions(&[(s.id, 900)]).await.expect("touch");
+    let (cached, _, _) = a.session_by_token(&digest).await.expect("lookup").expect("found");
+    assert!(cached.session.last_seen_at <= 900);
+    let (fresh, _, _) = a.session_by_token_uncached(&digest).await.expect("lookup").expect("found");
+    assert_eq!(fresh.session.last_seen_at, 900);
+
+    assert!(b.delete_session(s.id).await.expect("revoke"));
+    match engine {
+        // The signal file is checked before every hit: strictly the next lookup.
+        Engine::Sqlite => assert!(a.session_by_token(&digest).await.expect("lookup").is_none()),
+        // NOTIFY arrives on A's listener connection a moment after B's commit.
+        Engine::Postgres => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while a.session_by_token(&digest).await.expect("lookup").is_some() {
+                assert!(std::time::Instant::now() < deadline, "A never heard of B's revocation");
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+    }
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_second_process_revocation_clears_the_cache() {
+    second_process_revocation(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_second_process_revocation_clears_the_cache() {
+    second_process_revocation(Engine::Postgres).await;
+}

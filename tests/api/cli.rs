@@ -109,6 +109,58 @@ async fn serve_walkthrough_with_cli_revocation_and_graceful_shutdown() {
     assert!(status.success(), "{status:?}");
 }
 
+/// The hidden `bench-seed` writes working credentials for the benchmark's load driver.
+#[tokio::test]
+async fn bench_seed_writes_credentials_that_work() {
+    let test_db = crate::common::test_db().await;
+    let db = test_db.url.clone();
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let out_path = out_dir.path().to_str().expect("utf-8 path");
+    let out = sessiond(
+        &db,
+        &["bench-seed", "--sessions", "60", "--live", "10", "--bulk-user-sessions", "20", "--tokens", "3", "--out", out_path],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("60 sessions"), "{}", text(&out.stdout));
+    let read = |name: &str| std::fs::read_to_string(out_dir.path().join(name)).expect(name);
+    let cookies: Vec<String> = read("cookies.txt").lines().map(str::to_owned).collect();
+    assert_eq!(cookies.len(), 10);
+    let cookie_name = read("cookie_name.txt").trim().to_owned();
+    let server = Server::start(&db);
+    let http = reqwest::Client::new();
+    let get = |path: &str, name: &str, value: String| {
+        http.get(format!("{}{path}", server.base)).header(name, value).send()
+    };
+    for c in &cookies {
+        let r = get("/api/v2/users/me/session", "cookie", format!("{cookie_name}={c}")).await.expect("check");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    for file in ["api_tokens.txt", "bearer.txt", "admin.txt"] {
+        let lines = read(file);
+        assert!(!lines.is_empty(), "{file} is empty");
+        for line in lines.lines() {
+            let (name, value) = line.split_once(": ").expect("header line");
+            let r = get("/api/v2/users/me", name, value.to_owned()).await.expect("check");
+            assert_eq!(r.status(), StatusCode::OK, "{file}: {line}");
+        }
+    }
+    // The admin sees every seeded session; the bulk user holds its 20.
+    let (name, value) = read("admin.txt").trim().split_once(": ").map(|(a, b)| (a.to_owned(), b.to_owned())).expect("admin");
+    let r = get("/api/v2/sessions?per_page=100", &name, value.clone()).await.expect("list");
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["count"], 60);
+    let bulk = read("bulk_user_id.txt").trim().to_owned();
+    let r = get(&format!("/api/v2/users/{bulk}/sessions?per_page=100"), &name, value).await.expect("list");
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["count"], 20);
+    // The sign-in file signs in.
+    let creds: serde_json::Value = serde_json::from_str(&read("signin.json")).expect("signin.json");
+    let r = http.post(format!("{}/access/login", server.base)).json(&creds).send().await.expect("sign in");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(server.terminate().success());
+}
+
 #[test]
 fn help_and_bad_arguments() {
     let out = Command::new(BIN).arg("--help").output().expect("run");

@@ -15,6 +15,7 @@ mod cli;
 mod compat;
 mod expiry;
 mod pages;
+mod ops;
 mod pagination;
 mod security;
 mod sessions;

@@ -23,6 +23,8 @@ mod compat;
 mod expiry;
 #[path = "../api/pages.rs"]
 mod pages;
+#[path = "../api/ops.rs"]
+mod ops;
 #[path = "../api/pagination.rs"]
 mod pagination;
 #[path = "../api/security.rs"]

@@ -260,28 +260,41 @@ load_row() {
     row "$2" "$(field "$1" rps)" "$(field "$1" p50_ms)" "$(field "$1" p99_ms)" \
         "$(ratio "$(field "$1" rps)" "$BASE_RPS")× baseline req/s" "${3:--}" "${4:--}"
 }
-# walk_row NAME LABEL RATIO: pages/s over the walk's duration.
+# walk_row NAME LABEL RATIO [TARGET HOLDS]: pages/s over the walk's duration.
 walk_row() {
-    row "$2" "$(calc "r = $(field "$1" pages) / $SECS")" "$(field "$1" p50_ms)" "$(field "$1" p99_ms)" "$3" - -
+    row "$2" "$(calc "r = $(field "$1" pages) / $SECS")" "$(field "$1" p50_ms)" "$(field "$1" p99_ms)" "$3" \
+        "${4:--}" "${5:--}"
 }
 
 row "baseline (axum, fixed answer)" "$BASE_RPS" "$(field baseline p50_ms)" "$(field baseline p99_ms)" 1.00 - -
-load_row sqlite_cookie "sessiond SQLite cookie check, 1M sessions stored"
+SQ_RPS=$(field sqlite_cookie rps)
+PEER_RPS=$(field peer_cookie rps)
+SQ_BASE=$(ratio "$SQ_RPS" "$BASE_RPS")
+SQ_PEER=$(ratio "$SQ_RPS" "$PEER_RPS")
+row "sessiond SQLite cookie check, 1M sessions stored" "$SQ_RPS" "$(field sqlite_cookie p50_ms)" \
+    "$(field sqlite_cookie p99_ms)" "${SQ_BASE}× baseline, ${SQ_PEER}× peer" "≥ 0.5× baseline, ≥ 2× peer" \
+    "$(holds "$SQ_BASE >= 0.5 && $SQ_PEER >= 2")"
 load_row peer_cookie "tower-sessions + SQLite store cookie check, 1M sessions stored"
 if [[ -n $SEED_PG_S ]]; then
-    load_row pg_cookie "sessiond PostgreSQL cookie check, 1M sessions stored"
+    PG_BASE=$(ratio "$(field pg_cookie rps)" "$BASE_RPS")
+    load_row pg_cookie "sessiond PostgreSQL cookie check, 1M sessions stored" "≥ 0.4× baseline" \
+        "$(holds "$PG_BASE >= 0.4")"
 else
     row "sessiond PostgreSQL cookie check" - - - "skipped (BENCH_SKIP_PG=1)" - -
 fi
-load_row sqlite_api_token "sessiond SQLite API-token check (1,000 users)"
-load_row sqlite_bearer "sessiond SQLite OAuth bearer check (1,000 users)"
+load_row sqlite_api_token "sessiond SQLite API-token check (1,000 users)" "≥ 0.5× baseline" \
+    "$(holds "$(ratio "$(field sqlite_api_token rps)" "$BASE_RPS") >= 0.5")"
+load_row sqlite_bearer "sessiond SQLite OAuth bearer check (1,000 users)" "≥ 0.5× baseline" \
+    "$(holds "$(ratio "$(field sqlite_bearer rps)" "$BASE_RPS") >= 0.5")"
 
 CUR=$(ratio "$(field list_cursor_1m p99_ms)" "$(field list_cursor_1k p99_ms)")
 OFF10=$(ratio "$(field list_offset_1m_10 p99_ms)" "$(field list_offset_1k p99_ms)")
 OFF100=$(ratio "$(field list_offset_1m_100 p99_ms)" "$(field list_offset_1k p99_ms)")
-walk_row list_cursor_1m "admin listing, cursor page[size]=100, 1M sessions (pages/s)" "p99 1M/1k = $CUR"
+walk_row list_cursor_1m "admin listing, cursor page[size]=100, 1M sessions (pages/s)" "p99 1M/1k = $CUR" \
+    "≤ 1.5" "$(holds "$CUR <= 1.5")"
 walk_row list_cursor_1k "admin listing, cursor page[size]=100, 1k sessions (pages/s)" 1.00
-walk_row list_offset_1m_10 "admin listing, offset per_page=100, 1M, pages 1–10 (pages/s)" "p99 1M/1k = $OFF10"
+walk_row list_offset_1m_10 "admin listing, offset per_page=100, 1M, pages 1–10 (pages/s)" "p99 1M/1k = $OFF10" \
+    "≤ 1.5 (same pages)" "$(holds "$OFF10 <= 1.5")"
 walk_row list_offset_1m_100 "admin listing, offset per_page=100, 1M, pages 1–100 (pages/s)" "p99 1M/1k = $OFF100"
 walk_row list_offset_1k "admin listing, offset per_page=100, 1k sessions (pages/s)" 1.00
 

@@ -11,7 +11,7 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// Nice value of the hashing threads (0 is normal, 19 the lowest). 10: a busy request
 /// thread gets roughly ten times a hashing thread's share of a contended core.
-pub const HASHING_NICENESS: i32 = 10;
+pub const HASHING_NICENESS: i32 = 19;
 
 pub struct HashPool {
     jobs: Mutex<mpsc::Sender<Job>>,

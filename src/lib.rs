@@ -56,6 +56,10 @@ impl AppState {
         let hasher = PasswordHasherConfig::new(config.argon2_m_cost, config.argon2_t_cost)?;
         let rate = api::limits::RateLimiter::new(config.rate_limit);
         let cores = std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(2);
+        // One core is always left to the requests: a hash works through ~19 MiB of memory,
+        // and two at once on two cores took a quarter of the session checks' throughput
+        // even at the lowest priority (BENCHMARKS.md).
+        let hashers = cores.saturating_sub(1).max(1);
         Ok(Self(Arc::new(Inner {
             config,
             store,
@@ -64,8 +68,8 @@ impl AppState {
             rate,
             activity: Default::default(),
             http_metrics: api::ops::HttpMetrics::new(),
-            hash_permits: Arc::new(tokio::sync::Semaphore::new(cores.max(2))),
-            hash_pool: hashing::HashPool::new(cores.max(2))?,
+            hash_permits: Arc::new(tokio::sync::Semaphore::new(hashers)),
+            hash_pool: hashing::HashPool::new(hashers)?,
             hash_waiters: std::sync::atomic::AtomicUsize::new(0),
         })))
     }

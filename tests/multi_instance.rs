@@ -238,3 +238,114 @@ async fn parallel_wrong_passwords_through_two_instances_admit_the_limit() {
     // The right password is refused too while throttled, on either instance.
     assert!(sign_in(&http, &b.base, "ada@example.com").await.is_err());
 }
+
+/// The sum of one counter in an instance's /metrics.
+async fn metric(http: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let text = http.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Makes B answer this cookie from its cache (its listener is up and the entry is filled).
+async fn cached_on(http: &reqwest::Client, base: &str, cookie: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        assert_eq!(me(http, base, cookie).await, StatusCode::OK);
+        let before = metric(http, base, "sessiond_credential_cache_hits_total").await;
+        assert_eq!(me(http, base, cookie).await, StatusCode::OK);
+        if metric(http, base, "sessiond_credential_cache_hits_total").await > before {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{base} never answered from its cache");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// The cache must not weaken revocation across instances: B answers a cookie from memory, A
+// revokes it, and the very next request to B — sent as soon as A has answered — is refused.
+// Thirty rounds, no retries.
+#[tokio::test]
+async fn revocation_through_one_instance_is_refused_by_the_next_request_to_another() {
+    let Some(db) = setup().await else { return };
+    let a = Server::start(&db.url);
+    let b = Server::start(&db.url);
+    let http = reqwest::Client::new();
+    let mut refused = 0;
+    for round in 0..30 {
+        let (cookie, id) = sign_in(&http, &a.base, "ada@example.com").await.expect("sign in");
+        cached_on(&http, &b.base, &cookie).await;
+        let r = http
+            .delete(format!("{}/api/v2/users/2/sessions/{id}", a.base))
+            .basic_auth("admin@example.com", Some(PASSWORD))
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let status = me(&http, &b.base, &cookie).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "round {round}: B still accepted a revoked session");
+        refused += 1;
+    }
+    assert_eq!(refused, 30);
+    assert!(a.terminate().success());
+    assert!(b.terminate().success());
+}
+
+// Whoever writes the database is heard: a session deleted by hand in SQL (no sessiond
+// involved) is refused by an instance that had it cached.
+#[tokio::test]
+async fn a_session_deleted_by_hand_in_sql_is_refused_by_a_caching_instance() {
+    use sqlx::Connection;
+    let Some(db) = setup().await else { return };
+    let a = Server::start(&db.url);
+    let http = reqwest::Client::new();
+    let (cookie, id) = sign_in(&http, &a.base, "ada@example.com").await.expect("sign in");
+    cached_on(&http, &a.base, &cookie).await;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    let n = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&mut conn).await.expect("delete");
+    assert_eq!(n.rows_affected(), 1);
+    // The notice travels with the commit; allow the listener a moment, as a client would.
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while me(&http, &a.base, &cookie).await != StatusCode::UNAUTHORIZED {
+        assert!(Instant::now() < deadline, "a session deleted in SQL is still accepted");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(a.terminate().success());
+}
+
+// Losing the listening connection loses notices: the instance must stop trusting its cache
+// until it listens again. Cut only the listener, revoke by hand meanwhile, and the cached
+// session must still be refused.
+#[tokio::test]
+async fn losing_the_listener_turns_the_cache_off_until_it_listens_again() {
+    use sqlx::Connection;
+    let Some(db) = setup().await else { return };
+    let app_name = format!("sessiond_listener_{}", std::process::id());
+    let url = format!("{}&application_name={app_name}", db.url);
+    let a = Server::start(&url);
+    let http = reqwest::Client::new();
+    let (cookie, id) = sign_in(&http, &a.base, "ada@example.com").await.expect("sign in");
+    let (other, _) = sign_in(&http, &a.base, "ada@example.com").await.expect("sign in");
+    cached_on(&http, &a.base, &cookie).await;
+    let mut admin = sqlx::PgConnection::connect(&support::postgres_base_url()).await.expect("admin connection");
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+    )
+    .bind(&app_name)
+    .fetch_one(&mut admin)
+    .await
+    .expect("terminate");
+    assert_eq!(cut, 1, "exactly one listening connection");
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&mut conn).await.expect("delete");
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while me(&http, &a.base, &cookie).await != StatusCode::UNAUTHORIZED {
+        assert!(Instant::now() < deadline, "a revocation made while the listener was down is still ignored");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // And the cache comes back once the listener does.
+    cached_on(&http, &a.base, &other).await;
+    assert!(a.terminate().success());
+}

@@ -422,7 +422,11 @@ async fn live_counts_follow_every_insert_and_delete(store: SharedStore) {
             let mut after = None;
             loop {
                 let page = store
-                    .list_sessions_keyset(Scope::All, cut, Keyset { sort: Sort::default(), after, before: None, limit: 7 })
+                    .list_sessions_keyset(
+                        Scope::All,
+                        cut,
+                        Keyset { sort: Sort::default(), after, before: None, limit: 7 },
+                    )
                     .await
                     .expect("list");
                 n += page.len() as i64;
@@ -443,7 +447,11 @@ async fn live_counts_follow_every_insert_and_delete(store: SharedStore) {
         let store = store.clone();
         async move {
             for cut in cuts {
-                assert_eq!(store.count_sessions(Scope::All, cut).await.expect("count"), plain(cut).await, "{stage} {cut:?}");
+                assert_eq!(
+                    store.count_sessions(Scope::All, cut).await.expect("count"),
+                    plain(cut).await,
+                    "{stage} {cut:?}"
+                );
             }
         }
     };
@@ -453,7 +461,10 @@ async fn live_counts_follow_every_insert_and_delete(store: SharedStore) {
     check("after a bulk delete").await;
     store.delete_user(gone.id).await.expect("delete user");
     check("after a cascade").await;
-    store.sweep_expired(Cutoffs { team_idle: 200, end_user_idle: 200, team_max_duration: i64::MIN }, 3).await.expect("sweep");
+    store
+        .sweep_expired(Cutoffs { team_idle: 200, end_user_idle: 200, team_max_duration: i64::MIN }, 3)
+        .await
+        .expect("sweep");
     check("after a sweep").await;
 }
 

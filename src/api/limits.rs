@@ -10,9 +10,7 @@
 
 use crate::clock::Timestamp;
 use crate::domain::UserId;
-use axum::extract::Request;
 use axum::http::HeaderValue;
-use axum::middleware::Next;
 use axum::response::Response;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -68,11 +66,9 @@ impl RateLimiter {
 #[derive(Clone, Default)]
 pub struct RateSlot(pub Arc<OnceLock<RateInfo>>);
 
-/// Adds the rate-limit headers to authenticated responses.
-pub async fn rate_limit_headers(mut req: Request, next: Next) -> Response {
-    let slot = RateSlot::default();
-    req.extensions_mut().insert(slot.clone());
-    let mut response = next.run(req).await;
+/// Adds the rate-limit headers to an authenticated response, from what authentication left
+/// in the request's [`RateSlot`].
+pub fn add_rate_headers(slot: &RateSlot, response: &mut Response) {
     if let Some(info) = slot.0.get() {
         let status = response.status();
         if status.is_success() || status == axum::http::StatusCode::TOO_MANY_REQUESTS && info.retry_after.is_some() {
@@ -81,7 +77,6 @@ pub async fn rate_limit_headers(mut req: Request, next: Next) -> Response {
             h.insert("x-rate-limit-remaining", HeaderValue::from(info.remaining));
         }
     }
-    response
 }
 
 #[cfg(test)]

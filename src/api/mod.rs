@@ -31,7 +31,6 @@ use std::net::IpAddr;
 use tower::ServiceExt as _;
 use tower::util::MapRequest;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -103,38 +102,53 @@ pub fn app(state: AppState) -> App {
         .method_not_allowed_fallback(|| async { ApiError::InvalidEndpoint })
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
         .with_state(state)
-        .layer(axum::middleware::from_fn(limits::rate_limit_headers))
-        // A declared body over the limit is refused before a byte of it is read.
-        .layer(axum::middleware::from_fn(|req: Request, next: axum::middleware::Next| async move {
-            let declared = req
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
-                return ApiError::PayloadTooLarge.into_response();
-            }
-            next.run(req).await
-        }))
-        .layer(axum::middleware::from_fn(move |req: Request, next: axum::middleware::Next| async move {
-            tokio::time::timeout(request_timeout, next.run(req))
-                .await
-                .unwrap_or_else(|_| ApiError::RequestTimeout.into_response())
-        }))
-        // Layers, outermost last: credentials are never recorded by the trace.
-        .layer(
-            TraceLayer::new_for_http()
-                // Method and path only: no query string, no headers (credentials never logged).
-                // One line per request is DEBUG: at tens of thousands of requests a second it
-                // would cost more than the request; /metrics counts them instead.
-                .make_span_with(
-                    |req: &Request| tracing::debug_span!("request", method = %req.method(), path = %req.uri().path()),
-                )
-                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG))
-                .on_failure(()),
-        )
+        .layer(axum::middleware::from_fn_with_state(request_timeout, edge))
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]));
     api.map_request(strip_json_suffix as fn(Request) -> Request)
+}
+
+/// What every request passes through, in one middleware (each layer costs a boxed future):
+/// a declared body over the limit is refused before a byte of it is read (413); the request
+/// must finish within the timeout (408); authenticated answers get the rate-limit headers.
+///
+/// With `SESSIOND_LOG=debug`, each request also gets a span and one line when answered:
+/// method and path only — no query string, no headers (credentials are never logged). At
+/// the default level there is neither: at tens of thousands of requests a second a line per
+/// request would cost more than the request; /metrics counts them instead.
+async fn edge(
+    axum::extract::State(timeout): axum::extract::State<std::time::Duration>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return edge_inner(timeout, req, next).await;
+    }
+    use tracing::Instrument as _;
+    let span = tracing::debug_span!("request", method = %req.method(), path = %req.uri().path());
+    let started = std::time::Instant::now();
+    let response = edge_inner(timeout, req, next).instrument(span.clone()).await;
+    span.in_scope(|| {
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::debug!(status = response.status().as_u16(), micros, "answered");
+    });
+    response
+}
+
+async fn edge_inner(timeout: std::time::Duration, mut req: Request, next: axum::middleware::Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return ApiError::PayloadTooLarge.into_response();
+    }
+    let slot = limits::RateSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut response =
+        tokio::time::timeout(timeout, next.run(req)).await.unwrap_or_else(|_| ApiError::RequestTimeout.into_response());
+    limits::add_rate_headers(&slot, &mut response);
+    response
 }
 
 /// Every `/api/v2/…` path also answers with a `.json` suffix, identically [C-4] [E-21].

@@ -9,10 +9,10 @@
 //! - [`CachedStore`] wraps an engine. Its invalidating methods call the engine, then
 //!   [`CredentialCache::clear`] (this process) and the engine's [`Invalidation`] signal
 //!   (other processes: the CLI, other instances).
-//! - SQLite: the signal is a small file beside the database (`<db>-signal`); every writer
-//!   appends a byte after committing, and every lookup `stat`s it first. A changed size or
-//!   mtime clears the cache, so a `sessiond sessions revoke` in another process is honoured
-//!   on the very next request.
+//! - SQLite: the signal is a counter in a small file beside the database (`<db>-signal`),
+//!   mapped into every process ([`super::signal`]); every writer bumps it after committing,
+//!   and every lookup compares it first (a memory load). A change clears the cache, so a
+//!   `sessiond sessions revoke` in another process is honoured on the very next request.
 //! - PostgreSQL: triggers (migration 0004) `NOTIFY sessiond_invalidate` in the same
 //!   transaction as the write, so every instance hears of every commit — including writes by
 //!   the CLI or by hand. A listener task clears the cache on each notification. While the
@@ -28,13 +28,13 @@
 //! Activity (`last_seen_at`) is written behind: [`CachedStore::touch_session`] queues it and
 //! a background task writes the queue in one transaction every [`ACTIVITY_FLUSH`], so a
 //! session check never waits for the database's commit (an fsync). Every read that returns
-//! or judges `last_seen_at` (lists, counts, the sweeper, a cache miss) writes the queue
-//! first, so this process always reads its own activity; shutdown writes it too.
+//! or judges `last_seen_at` (lists, counts, the sweeper) writes the queue first, and a
+//! credential lookup merges the queued time into what it read, so this process always reads
+//! its own activity without a lookup ever waiting for a commit; shutdown writes the queue too.
 
 use super::*;
 use crate::domain::SessionAuth;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -76,22 +76,20 @@ struct Shard {
 pub enum Invalidation {
     /// Nothing else can write this database (an in-memory SQLite database).
     None,
-    /// A signal file: appended to after each invalidating write, `stat`ed before each hit.
-    File { path: PathBuf, seen: Mutex<Option<(u64, std::time::SystemTime)>> },
+    /// A counter in a file beside the database, mapped into every process that opens it
+    /// ([`super::signal`]): bumped after each invalidating write, read before each hit.
+    File { counter: super::signal::SharedCounter, seen: AtomicU64 },
     /// PostgreSQL `NOTIFY`, sent by triggers; heard by the listener task.
     Notify,
 }
 
 impl Invalidation {
-    pub fn file(path: PathBuf) -> Self {
-        let seen = Mutex::new(file_state(&path));
-        Invalidation::File { path, seen }
+    pub fn file(path: &std::path::Path) -> Result<Self, String> {
+        let counter = super::signal::SharedCounter::open(path)
+            .map_err(|e| format!("cannot open the invalidation signal file {}: {e}", path.display()))?;
+        let seen = AtomicU64::new(counter.load());
+        Ok(Invalidation::File { counter, seen })
     }
-}
-
-fn file_state(path: &std::path::Path) -> Option<(u64, std::time::SystemTime)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.len(), meta.modified().ok()?))
 }
 
 /// The in-memory part, shared with the PostgreSQL listener task.
@@ -229,6 +227,11 @@ impl ActivityQueue {
         }
     }
 
+    /// The queued (not yet written) activity time of a session, if any.
+    fn queued(&self, id: SessionId) -> Option<Timestamp> {
+        lock(&self.pending).get(&id).copied()
+    }
+
     /// Writes everything queued so far (and waits for a batch already being written).
     async fn flush(&self) -> StoreResult<()> {
         if lock(&self.pending).is_empty() && self.writing.try_lock().is_ok() {
@@ -291,12 +294,10 @@ impl CachedStore {
 
     /// Clears the cache if another process signalled an invalidation since we last looked.
     fn check_signal(&self) {
-        if let Invalidation::File { path, seen } = &self.invalidation {
-            let now = file_state(path);
-            let mut seen = lock(seen);
-            if *seen != now {
-                *seen = now;
-                drop(seen);
+        if let Invalidation::File { counter, seen } = &self.invalidation {
+            let now = counter.load();
+            if seen.load(Ordering::SeqCst) != now {
+                seen.store(now, Ordering::SeqCst);
                 self.cache.clear();
             }
         }
@@ -305,8 +306,8 @@ impl CachedStore {
     /// After an invalidating write committed: clear here, and tell the other processes.
     fn invalidated(&self) {
         self.cache.clear();
-        if let Invalidation::File { path, .. } = &self.invalidation {
-            signal_file(path);
+        if let Invalidation::File { counter, .. } = &self.invalidation {
+            counter.bump();
         }
         // PostgreSQL: the triggers have already queued the NOTIFY with the commit.
     }
@@ -317,32 +318,28 @@ impl CachedStore {
         self.cache.generation.load(Ordering::SeqCst)
     }
 
+    /// A session read from the database, with any activity still queued for it: a lookup
+    /// never waits for the activity writer, yet sees this process's own activity. (If a batch
+    /// moves the time from queue to database between the two reads, the answer is older, never
+    /// newer, than the truth — the safe direction, as for any cached answer.)
+    fn with_queued_activity(
+        &self,
+        found: Option<(SessionAuth, User, SecuritySettings)>,
+    ) -> Option<(SessionAuth, User, SecuritySettings)> {
+        found.map(|(mut auth, user, settings)| {
+            if let Some(t) = self.activity.queued(auth.session.id) {
+                auth.session.last_seen_at = auth.session.last_seen_at.max(t);
+            }
+            (auth, user, settings)
+        })
+    }
+
     fn hit(&self) {
         self.inner.metrics().cache_hits.fetch_add(1, Ordering::Relaxed);
     }
 
     fn miss(&self) {
         self.inner.metrics().cache_misses.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Appends one byte to the signal file, so its size (and mtime) change on every signal;
-/// starts it afresh (a new file, atomically) when it grows past a page.
-pub fn signal_file(path: &std::path::Path) {
-    use std::io::Write;
-    let result = (|| -> std::io::Result<()> {
-        if std::fs::metadata(path).is_ok_and(|m| m.len() >= 4096) {
-            let fresh = path.with_extension("signal-new");
-            std::fs::write(&fresh, b"")?;
-            std::fs::rename(&fresh, path)?;
-        }
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-        f.write_all(b".")?;
-        f.sync_data()
-    })();
-    if let Err(e) = result {
-        // Other processes fall back on MAX_AGE; this one has already cleared its cache.
-        tracing::error!(error = %e, path = %path.display(), "cannot write the invalidation signal file");
     }
 }
 
@@ -413,8 +410,7 @@ impl Store for CachedStore {
             return Ok(Some((auth, user, settings)));
         }
         self.miss();
-        self.activity.flush().await?;
-        let found = self.inner.session_by_token(token).await?;
+        let found = self.with_queued_activity(self.inner.session_by_token(token).await?);
         if let Some((auth, user, settings)) = &found {
             self.cache.put_settings(*settings, generation);
             self.cache.put(Kind::Session, &token.0, Cached::Session(auth.clone(), user.clone()), generation);
@@ -426,6 +422,8 @@ impl Store for CachedStore {
         token: &TokenDigest,
     ) -> StoreResult<Option<(SessionAuth, User, SecuritySettings)>> {
         let generation = self.begin_lookup();
+        // The truth before a session is treated as ended: the queue written first (merging
+        // instead could miss a time that a concurrent batch moved from queue to database).
         self.activity.flush().await?;
         let found = self.inner.session_by_token(token).await?;
         if let Some((auth, user, settings)) = &found {

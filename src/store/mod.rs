@@ -5,6 +5,7 @@
 mod sql;
 pub mod cache;
 mod postgres;
+mod signal;
 mod sqlite;
 
 use crate::clock::Timestamp;
@@ -333,7 +334,7 @@ pub async fn open(url: &str) -> Result<SharedStore, String> {
             Some(db) => {
                 let mut signal = db.into_os_string();
                 signal.push("-signal");
-                cache::Invalidation::file(signal.into())
+                cache::Invalidation::file(std::path::Path::new(&signal))?
             }
             None => cache::Invalidation::None,
         };

@@ -453,14 +453,15 @@ macro_rules! sql_store {
                 self.metrics.activity_batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let mut tx = self.writer.begin().await.map_err(map_err)?;
                 let mut n = 0;
-                for (id, now) in touches {
-                    n += sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
-                        .bind(id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?
-                        .rows_affected();
+                // One statement per 500 sessions; VALUES columns are column1, column2 in both
+                // engines.
+                for chunk in touches.chunks(500) {
+                    let mut q = QueryBuilder::<$db>::new("UPDATE sessions SET last_seen_at = v.column2 FROM (");
+                    q.push_values(chunk, |mut row, (id, now)| {
+                        row.push_bind(*id).push_bind(*now);
+                    });
+                    q.push(") AS v WHERE sessions.id = v.column1 AND sessions.last_seen_at < v.column2");
+                    n += q.build().execute(&mut *tx).await.map_err(map_err)?.rows_affected();
                 }
                 tx.commit().await.map_err(map_err)?;
                 Ok(n)

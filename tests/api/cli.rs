@@ -118,7 +118,19 @@ async fn bench_seed_writes_credentials_that_work() {
     let out_path = out_dir.path().to_str().expect("utf-8 path");
     let out = sessiond(
         &db,
-        &["bench-seed", "--sessions", "60", "--live", "10", "--bulk-user-sessions", "20", "--tokens", "3", "--out", out_path],
+        &[
+            "bench-seed",
+            "--sessions",
+            "60",
+            "--live",
+            "10",
+            "--bulk-user-sessions",
+            "20",
+            "--tokens",
+            "3",
+            "--out",
+            out_path,
+        ],
         None,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -129,9 +141,8 @@ async fn bench_seed_writes_credentials_that_work() {
     let cookie_name = read("cookie_name.txt").trim().to_owned();
     let server = Server::start(&db);
     let http = reqwest::Client::new();
-    let get = |path: &str, name: &str, value: String| {
-        http.get(format!("{}{path}", server.base)).header(name, value).send()
-    };
+    let get =
+        |path: &str, name: &str, value: String| http.get(format!("{}{path}", server.base)).header(name, value).send();
     for c in &cookies {
         let r = get("/api/v2/users/me/session", "cookie", format!("{cookie_name}={c}")).await.expect("check");
         assert_eq!(r.status(), StatusCode::OK);
@@ -146,7 +157,8 @@ async fn bench_seed_writes_credentials_that_work() {
         }
     }
     // The admin sees every seeded session; the bulk user holds its 20.
-    let (name, value) = read("admin.txt").trim().split_once(": ").map(|(a, b)| (a.to_owned(), b.to_owned())).expect("admin");
+    let (name, value) =
+        read("admin.txt").trim().split_once(": ").map(|(a, b)| (a.to_owned(), b.to_owned())).expect("admin");
     let r = get("/api/v2/sessions?per_page=100", &name, value.clone()).await.expect("list");
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["count"], 60);

@@ -51,19 +51,16 @@ async fn probes_and_metrics_need_no_credentials_and_count_requests() {
     assert!(header(r.headers(), "content-type").starts_with("text/plain; version=0.0.4"));
     let text = r.text().await.expect("text");
     let sample = |name: &str| -> Option<f64> {
-        text.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with(' ')).map(|l| {
-            l.rsplit(' ').next().expect("value").parse().expect("number")
-        })
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .map(|l| l.rsplit(' ').next().expect("value").parse().expect("number"))
     };
     // Route patterns, never raw paths: the .json form and the plain one are one series.
     assert_eq!(sample(r#"sessiond_http_requests_total{route="/api/v2/users/me/session",status="200"}"#), Some(4.0));
     assert_eq!(sample(r#"sessiond_http_requests_total{route="/api/v2/users/me/session",status="401"}"#), Some(1.0));
     assert_eq!(sample(r#"sessiond_http_requests_total{route="unmatched",status="404"}"#), Some(1.0));
     assert!(!text.contains("/no/such/thing"), "raw paths must not become series");
-    assert_eq!(
-        sample(r#"sessiond_http_request_duration_seconds_count{route="/api/v2/users/me/session"}"#),
-        Some(5.0)
-    );
+    assert_eq!(sample(r#"sessiond_http_request_duration_seconds_count{route="/api/v2/users/me/session"}"#), Some(5.0));
     assert_eq!(
         sample(r#"sessiond_http_request_duration_seconds_bucket{route="/api/v2/users/me/session",le="+Inf"}"#),
         Some(5.0)
@@ -91,10 +88,7 @@ async fn activity_is_one_write_per_session_per_resolution_in_metrics() {
     let admin = app.admin().await;
     let r = app.as_admin(Method::GET, &format!("/api/v2/users/{}/sessions", b.user_id), &admin).await;
     let (_, body) = status_json(r).await;
-    assert_eq!(
-        body["sessions"][0]["last_seen_at"],
-        sessiond::domain::time::format_timestamp(app.clock_now())
-    );
+    assert_eq!(body["sessions"][0]["last_seen_at"], sessiond::domain::time::format_timestamp(app.clock_now()));
 }
 
 #[tokio::test]

@@ -21,10 +21,10 @@ mod cli;
 mod compat;
 #[path = "../api/expiry.rs"]
 mod expiry;
-#[path = "../api/pages.rs"]
-mod pages;
 #[path = "../api/ops.rs"]
 mod ops;
+#[path = "../api/pages.rs"]
+mod pages;
 #[path = "../api/pagination.rs"]
 mod pagination;
 #[path = "../api/security.rs"]

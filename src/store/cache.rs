@@ -24,6 +24,8 @@
 //!   cached value can make a live session look ended but never an ended one look alive; the
 //!   caller re-reads with [`Store::session_by_token_uncached`] before acting on "ended".
 //! - Entries also age out after [`MAX_AGE`], a backstop for edits made outside sessiond.
+//!   Each key ages out at its own point between half of it and all of it, so credentials
+//!   filled together (a restart, a burst of traffic) are not all read again in one burst.
 //!
 //! Activity (`last_seen_at`) is written behind: [`CachedStore::touch_session`] queues it and
 //! a background task writes the queue in one transaction every [`ACTIVITY_FLUSH`], so a
@@ -42,7 +44,8 @@ use std::time::{Duration, Instant};
 const SHARDS: usize = 32;
 /// Entries per shard before the shard is emptied (bounds memory: ~200,000 credentials).
 const SHARD_CAPACITY: usize = 6_250;
-/// Oldest an entry may be before it is read again from the database.
+/// Oldest an entry may be before it is read again from the database (each key's own
+/// lifetime lies between half of this and all of it; see [`lifetime`]).
 pub const MAX_AGE: Duration = Duration::from_secs(60);
 /// How long queued activity may wait before it is written.
 pub const ACTIVITY_FLUSH: Duration = Duration::from_millis(100);
@@ -63,7 +66,14 @@ enum Kind {
 
 struct Entry {
     value: Cached,
-    loaded: Instant,
+    expires: Instant,
+}
+
+/// How long the entry of `key` lives: between `MAX_AGE / 2` and `MAX_AGE`, fixed per key.
+/// Keys are SHA-256 digests, so two of their bytes spread the lifetimes evenly.
+fn lifetime(key: &[u8; 32]) -> Duration {
+    let spread = u32::from(u16::from_le_bytes([key[1], key[2]]));
+    MAX_AGE / 2 + (MAX_AGE / 2) * spread / u32::from(u16::MAX)
 }
 
 #[derive(Default)]
@@ -147,7 +157,7 @@ impl CredentialCache {
         let shard = self.shard(key)?;
         let mut shard = lock(shard);
         let entry = shard.entries.get(&(kind, *key))?;
-        if entry.loaded.elapsed() > MAX_AGE {
+        if Instant::now() >= entry.expires {
             shard.entries.remove(&(kind, *key));
             return None;
         }
@@ -164,7 +174,8 @@ impl CredentialCache {
         if shard.entries.len() >= SHARD_CAPACITY {
             shard.entries.clear();
         }
-        shard.entries.insert((kind, *key), Entry { value, loaded: Instant::now() });
+        let expires = Instant::now() + lifetime(key);
+        shard.entries.insert((kind, *key), Entry { value, expires });
     }
 
     fn settings(&self) -> Option<SecuritySettings> {
@@ -589,5 +600,29 @@ impl Store for CachedStore {
     }
     fn cached_credentials(&self) -> usize {
         self.cache.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_lie_between_half_and_all_of_max_age_and_spread_out() {
+        let mut buckets = [0u32; 10];
+        for i in 0u32..10_000 {
+            let mut key = [0u8; 32];
+            // Any uniform keys will do; SHA-256 digests are.
+            key[..4].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_le_bytes());
+            key[1..3].copy_from_slice(&(i.wrapping_mul(40_503) as u16).to_le_bytes());
+            let life = lifetime(&key);
+            assert!(life >= MAX_AGE / 2 && life <= MAX_AGE, "{life:?}");
+            let tenth = ((life - MAX_AGE / 2).as_secs_f64() / (MAX_AGE / 2).as_secs_f64() * 10.0) as usize;
+            buckets[tenth.min(9)] += 1;
+        }
+        // Filled together, they age out over the whole span, not at one instant.
+        assert!(buckets.iter().all(|&n| (700..=1300).contains(&n)), "{buckets:?}");
+        assert_eq!(lifetime(&[0; 32]), MAX_AGE / 2);
+        assert_eq!(lifetime(&[0xff; 32]), MAX_AGE);
     }
 }

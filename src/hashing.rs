@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Nice value of the hashing threads (0 is normal, 19 the lowest). 10: a busy request
-/// thread gets roughly ten times a hashing thread's share of a contended core.
+/// Nice value of the hashing threads if `SCHED_IDLE` is refused (0 is normal, 19 the lowest).
 pub const HASHING_NICENESS: i32 = 19;
 
 pub struct HashPool {
@@ -56,9 +55,15 @@ impl HashPool {
 
 #[cfg(target_os = "linux")]
 fn lower_this_threads_priority() {
-    // SAFETY: setpriority only reads its integer arguments. On Linux, PRIO_PROCESS with
-    // who = 0 names the calling thread (each thread is its own scheduling entity), so this
-    // lowers this hashing thread alone.
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler reads its integer arguments and the sched_param we pass,
+    // which lives through the call. On Linux, pid 0 names the calling thread (each thread
+    // is its own scheduling entity), so this changes this hashing thread alone.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } == 0 {
+        return;
+    }
+    // SAFETY: setpriority only reads its integer arguments; PRIO_PROCESS with who = 0 is
+    // the calling thread, as above.
     let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, HASHING_NICENESS) };
     if rc != 0 {
         tracing::debug!("could not lower the priority of a hashing thread");
@@ -91,10 +96,18 @@ mod tests {
     #[tokio::test]
     async fn hashing_threads_run_at_lower_priority() {
         let pool = HashPool::new(1).unwrap();
-        // SAFETY: getpriority reads its integer arguments only.
-        let nice = pool.run(|| unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }).await.unwrap();
+        // SAFETY: sched_getscheduler and getpriority read their integer arguments only;
+        // pid 0 / who 0 is the calling thread.
+        let (policy, nice) = pool
+            .run(|| unsafe { (libc::sched_getscheduler(0), libc::getpriority(libc::PRIO_PROCESS, 0)) })
+            .await
+            .unwrap();
         // SAFETY: as above.
-        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-        assert!(nice > ours, "hashing thread nice {nice} should be above the caller's {ours}");
+        let (our_policy, our_nice) = unsafe { (libc::sched_getscheduler(0), libc::getpriority(libc::PRIO_PROCESS, 0)) };
+        assert_eq!(our_policy, libc::SCHED_OTHER, "the test itself runs at normal priority");
+        assert!(
+            policy == libc::SCHED_IDLE || nice > our_nice,
+            "hashing thread: policy {policy}, nice {nice}; caller: nice {our_nice}"
+        );
     }
 }

@@ -192,12 +192,21 @@ walk list_offset_1m_10 "$S/api/v2/sessions?per_page=100" "$ADMIN" --max-pages 10
 walk list_offset_1m_100 "$S/api/v2/sessions?per_page=100" "$ADMIN" --max-pages 100
 
 # --- 5. sign-in flood beside the cookie check ----------------------------------------------------------
-"$DRIVER" load --url "$S/access/login" --method POST --body-file "$WORK/seed/signin.json" \
-    --content-type application/json --connections 32 --warmup "$WARM" --duration "$SECS" \
-    >"$RES/signin_flood.json" 2>"$WORK/logs/signin_flood.driver.err" &
-FLOOD_PID=$!
-load sqlite_cookie_flood "$S/api/v2/users/me/session" --cookies "$WORK/seed/cookies.txt" --cookie-name "$COOKIE_NAME"
-wait "$FLOOD_PID" || die "sign-in flood: $(cat "$WORK/logs/signin_flood.driver.err") $(cat "$RES/signin_flood.json")"
+# p99 is what a flood moves, and p99 on a shared machine drifts from minute to minute; so each
+# flood window is compared with a quiet window measured just before it, three pairs in a row,
+# and the table reports the median pair (all three are printed).
+for pair in 1 2 3; do
+    load "sqlite_cookie_quiet_$pair" "$S/api/v2/users/me/session" --cookies "$WORK/seed/cookies.txt" \
+        --cookie-name "$COOKIE_NAME"
+    "$DRIVER" load --url "$S/access/login" --method POST --body-file "$WORK/seed/signin.json" \
+        --content-type application/json --connections 32 --warmup "$WARM" --duration "$SECS" \
+        >"$RES/signin_flood_$pair.json" 2>"$WORK/logs/signin_flood_$pair.driver.err" &
+    FLOOD_PID=$!
+    load "sqlite_cookie_flood_$pair" "$S/api/v2/users/me/session" --cookies "$WORK/seed/cookies.txt" \
+        --cookie-name "$COOKIE_NAME"
+    wait "$FLOOD_PID" ||
+        die "sign-in flood: $(cat "$WORK/logs/signin_flood_$pair.driver.err") $(cat "$RES/signin_flood_$pair.json")"
+done
 
 # --- 6. bulk delete of 100,000 sessions beside the cookie check (other users' cookies) ----------------
 load sqlite_cookie_bulk "$S/api/v2/users/me/session" --cookies "$WORK/seed/cookies.txt" \
@@ -307,10 +316,20 @@ else
         "$WRITES writes / $LIVE sessions = $(ratio "$WRITES" "$LIVE")" "≤ 1 per session" "$(holds "$WRITES <= $LIVE")"
 fi
 
-FLOOD_RATIO=$(ratio "$(field sqlite_cookie_flood p99_ms)" "$(field sqlite_cookie p99_ms)")
-row "SQLite cookie check during a sign-in flood (32 conns: $(field signin_flood rps) sign-ins/s)" \
-    "$(field sqlite_cookie_flood rps)" "$(field sqlite_cookie_flood p50_ms)" "$(field sqlite_cookie_flood p99_ms)" \
-    "p99 flood/no flood = $FLOOD_RATIO" "≤ 2" "$(holds "$FLOOD_RATIO <= 2")"
+# The median of the three pairs by their p99 ratio: its row, its ratio, all three ratios.
+FLOOD_PAIRS=$(for pair in 1 2 3; do
+    echo "$(ratio "$(field "sqlite_cookie_flood_$pair" p99_ms)" "$(field "sqlite_cookie_quiet_$pair" p99_ms)") $pair"
+done | sort -n)
+FLOOD_PAIR=$(echo "$FLOOD_PAIRS" | sed -n 2p | awk '{print $2}')
+FLOOD_RATIO=$(echo "$FLOOD_PAIRS" | sed -n 2p | awk '{print $1}')
+FLOOD_ALL=$(echo "$FLOOD_PAIRS" | awk '{print $1}' | paste -sd ' ')
+row "SQLite cookie check without a flood (the median pair's quiet window)" "$(field "sqlite_cookie_quiet_$FLOOD_PAIR" rps)" \
+    "$(field "sqlite_cookie_quiet_$FLOOD_PAIR" p50_ms)" "$(field "sqlite_cookie_quiet_$FLOOD_PAIR" p99_ms)" \
+    "$(ratio "$(field "sqlite_cookie_quiet_$FLOOD_PAIR" rps)" "$BASE_RPS")× baseline req/s" - -
+row "SQLite cookie check during a sign-in flood (32 conns: $(field "signin_flood_$FLOOD_PAIR" rps) sign-ins/s)" \
+    "$(field "sqlite_cookie_flood_$FLOOD_PAIR" rps)" "$(field "sqlite_cookie_flood_$FLOOD_PAIR" p50_ms)" \
+    "$(field "sqlite_cookie_flood_$FLOOD_PAIR" p99_ms)" \
+    "p99 flood/no flood = $FLOOD_RATIO (median of pairs: $FLOOD_ALL)" "≤ 2" "$(holds "$FLOOD_RATIO <= 2")"
 
 BULK_P99=$(field sqlite_cookie_bulk p99_ms)
 row "SQLite cookie check during the bulk delete of 100,000 sessions" "$(field sqlite_cookie_bulk rps)" \

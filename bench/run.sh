@@ -378,11 +378,13 @@ Each section below is one run of `bench/run.sh` on the machine it names: session
 fixed-answer axum server (the baseline) and against axum + tower-sessions with its SQLite store
 (the peer), all on 127.0.0.1, driven by `bench-driver`. Ratios compare with the baseline of the
 same run; compare runs only on the same machine.
+
+## Runs
 EOF
 fi
 {
     echo
-    echo "## $(date -u)"
+    echo "### $(date -u)"
     echo
     echo "nproc: $(nproc); CPU: ${CPU:-unknown}; commit: $COMMIT"
     echo

@@ -11,6 +11,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod fasthash;
 pub mod hashing;
 pub mod seed;
 pub mod server;
@@ -34,6 +35,8 @@ pub struct Inner {
     pub rate: api::limits::RateLimiter,
     pub activity: api::activity::ActivityGate,
     pub http_metrics: api::ops::HttpMetrics,
+    /// The served OpenAPI document, made with the router ([`api::app`]).
+    pub openapi: std::sync::OnceLock<api::openapi::Document>,
     /// Bounds the password hashes computed at once (each takes ~19 MiB and a core).
     hash_permits: Arc<tokio::sync::Semaphore>,
     /// Where hashes are computed: low-priority threads of their own ([`hashing`]).
@@ -68,6 +71,7 @@ impl AppState {
             rate,
             activity: Default::default(),
             http_metrics: api::ops::HttpMetrics::new(),
+            openapi: std::sync::OnceLock::new(),
             hash_permits: Arc::new(tokio::sync::Semaphore::new(hashers)),
             hash_pool: hashing::HashPool::new(hashers)?,
             hash_waiters: std::sync::atomic::AtomicUsize::new(0),

@@ -381,9 +381,7 @@ impl FromRequestParts<AppState> for Principal {
         // this method (scope or CSRF, 403). Every authenticated request counts [E-24].
         let principal = authenticate(state, &parts.headers, peer).await?;
         let info = state.rate.hit(principal.user.id, state.clock.now());
-        if let Some(slot) = parts.extensions.get::<crate::api::limits::RateSlot>() {
-            let _ = slot.0.set(info);
-        }
+        crate::api::limits::note_rate(info);
         if let Some(retry_after) = info.retry_after {
             return Err(ApiError::TooManyRequests { retry_after });
         }

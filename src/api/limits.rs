@@ -10,10 +10,11 @@
 
 use crate::clock::Timestamp;
 use crate::domain::UserId;
-use axum::http::HeaderValue;
+use crate::fasthash::FastHash;
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 
 /// What the limiter decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,14 +27,18 @@ pub struct RateInfo {
 
 const SHARDS: usize = 16;
 
+/// Per user: the minute window and the requests counted in it.
+type Counters = HashMap<UserId, (i64, u32), FastHash>;
+
 pub struct RateLimiter {
     limit: u32,
-    shards: Vec<Mutex<HashMap<UserId, (i64, u32)>>>,
+    /// Keyed by user ids the database assigned, so the cheap hash is safe ([`FastHash`]).
+    shards: Vec<Mutex<Counters>>,
 }
 
 impl RateLimiter {
     pub fn new(limit: u32) -> Self {
-        Self { limit, shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+        Self { limit, shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect() }
     }
 
     /// Counts one request of `user` at `now`.
@@ -62,19 +67,43 @@ impl RateLimiter {
     }
 }
 
-/// Where the authentication step leaves its [`RateInfo`] for the middleware to read.
-#[derive(Clone, Default)]
-pub struct RateSlot(pub Arc<OnceLock<RateInfo>>);
+tokio::task_local! {
+    /// Where the authentication step leaves its [`RateInfo`] for [`with_rate_headers`]: one
+    /// slot per request, for as long as the request is handled (no allocation, no extension).
+    static RATE: std::cell::Cell<Option<RateInfo>>;
+}
 
-/// Adds the rate-limit headers to an authenticated response, from what authentication left
-/// in the request's [`RateSlot`].
-pub fn add_rate_headers(slot: &RateSlot, response: &mut Response) {
-    if let Some(info) = slot.0.get() {
+/// Called by authentication: the limiter's decision for this request (the first one stands).
+/// Outside [`with_rate_headers`] (no such request) it is dropped.
+pub fn note_rate(info: RateInfo) {
+    let _ = RATE.try_with(|slot| {
+        if slot.get().is_none() {
+            slot.set(Some(info));
+        }
+    });
+}
+
+/// Handles one request, then adds the rate-limit headers of what its authentication noted.
+pub async fn with_rate_headers(handling: impl Future<Output = Response>) -> Response {
+    RATE.scope(std::cell::Cell::new(None), async {
+        let mut response = handling.await;
+        add_rate_headers(RATE.with(std::cell::Cell::get), &mut response);
+        response
+    })
+    .await
+}
+
+static X_RATE_LIMIT: HeaderName = HeaderName::from_static("x-rate-limit");
+static X_RATE_LIMIT_REMAINING: HeaderName = HeaderName::from_static("x-rate-limit-remaining");
+
+/// Adds the rate-limit headers to an authenticated response.
+fn add_rate_headers(info: Option<RateInfo>, response: &mut Response) {
+    if let Some(info) = info {
         let status = response.status();
         if status.is_success() || status == axum::http::StatusCode::TOO_MANY_REQUESTS && info.retry_after.is_some() {
             let h = response.headers_mut();
-            h.insert("x-rate-limit", HeaderValue::from(info.limit));
-            h.insert("x-rate-limit-remaining", HeaderValue::from(info.remaining));
+            h.insert(X_RATE_LIMIT.clone(), HeaderValue::from(info.limit));
+            h.insert(X_RATE_LIMIT_REMAINING.clone(), HeaderValue::from(info.remaining));
         }
     }
 }

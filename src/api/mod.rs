@@ -30,7 +30,6 @@ use serde::de::DeserializeOwned;
 use std::net::IpAddr;
 use tower::ServiceExt as _;
 use tower::util::MapRequest;
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -56,7 +55,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OriginalPath {
 pub type App = MapRequest<Router, fn(Request) -> Request>;
 
 pub fn app(state: AppState) -> App {
-    let request_timeout = std::time::Duration::from_millis(state.config.request_timeout_ms.max(1));
     // Every route comes from its handler's `#[utoipa::path]`, so the OpenAPI document lists
     // exactly the routes there are.
     let (router, doc) = OpenApiRouter::<AppState>::new()
@@ -83,6 +81,8 @@ pub fn app(state: AppState) -> App {
         .split_for_parts();
     let document =
         openapi::Document(std::sync::Arc::new(openapi::document_bytes(&openapi::finish(doc, &state.config))));
+    // Made from this state's config, so any earlier one made for the same state is the same.
+    let _ = state.openapi.set(document);
     let api = router
         // The HTML pages are not part of the API document.
         .route("/sessions", get(pages::my_sessions))
@@ -97,44 +97,56 @@ pub fn app(state: AppState) -> App {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .merge(openapi::docs_router())
-        .layer(axum::Extension(document))
         .fallback(|| async { ApiError::InvalidEndpoint })
         .method_not_allowed_fallback(|| async { ApiError::InvalidEndpoint })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
-        .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(request_timeout, edge))
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]));
+        .with_state(state.clone())
+        // One middleware for everything (each layer costs every request a boxed future and
+        // a clone of the route): see `edge`.
+        .layer(axum::middleware::from_fn_with_state(state, edge));
     api.map_request(strip_json_suffix as fn(Request) -> Request)
 }
 
 /// What every request passes through, in one middleware (each layer costs a boxed future):
+/// the credential headers are marked sensitive, so nothing that prints headers shows them;
 /// a declared body over the limit is refused before a byte of it is read (413); the request
-/// must finish within the timeout (408); authenticated answers get the rate-limit headers.
+/// must finish within the timeout (408); authenticated answers get the rate-limit headers;
+/// and every answer is counted and timed for /metrics under its route pattern (never the raw
+/// path: ids would make the series unbounded).
 ///
 /// With `SESSIOND_LOG=debug`, each request also gets a span and one line when answered:
 /// method and path only — no query string, no headers (credentials are never logged). At
 /// the default level there is neither: at tens of thousands of requests a second a line per
 /// request would cost more than the request; /metrics counts them instead.
 async fn edge(
-    axum::extract::State(timeout): axum::extract::State<std::time::Duration>,
+    axum::extract::State(state): axum::extract::State<AppState>,
     req: Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        return edge_inner(timeout, req, next).await;
-    }
-    use tracing::Instrument as _;
-    let span = tracing::debug_span!("request", method = %req.method(), path = %req.uri().path());
     let started = std::time::Instant::now();
-    let response = edge_inner(timeout, req, next).instrument(span.clone()).await;
-    span.in_scope(|| {
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        tracing::debug!(status = response.status().as_u16(), micros, "answered");
-    });
+    let route = req.extensions().get::<axum::extract::MatchedPath>().cloned();
+    let response = if tracing::enabled!(tracing::Level::DEBUG) {
+        use tracing::Instrument as _;
+        let span = tracing::debug_span!("request", method = %req.method(), path = %req.uri().path());
+        let response = edge_inner(&state, req, next).instrument(span.clone()).await;
+        span.in_scope(|| {
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            tracing::debug!(status = response.status().as_u16(), micros, "answered");
+        });
+        response
+    } else {
+        edge_inner(&state, req, next).await
+    };
+    let route = route.as_ref().map_or("unmatched", axum::extract::MatchedPath::as_str);
+    state.http_metrics.record(route, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }
 
-async fn edge_inner(timeout: std::time::Duration, mut req: Request, next: axum::middleware::Next) -> Response {
+async fn edge_inner(state: &AppState, mut req: Request, next: axum::middleware::Next) -> Response {
+    for name in [header::AUTHORIZATION, header::COOKIE] {
+        if let header::Entry::Occupied(mut values) = req.headers_mut().entry(name) {
+            values.iter_mut().for_each(|v| v.set_sensitive(true));
+        }
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -143,12 +155,11 @@ async fn edge_inner(timeout: std::time::Duration, mut req: Request, next: axum::
     if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
         return ApiError::PayloadTooLarge.into_response();
     }
-    let slot = limits::RateSlot::default();
-    req.extensions_mut().insert(slot.clone());
-    let mut response =
-        tokio::time::timeout(timeout, next.run(req)).await.unwrap_or_else(|_| ApiError::RequestTimeout.into_response());
-    limits::add_rate_headers(&slot, &mut response);
-    response
+    let timeout = std::time::Duration::from_millis(state.config.request_timeout_ms.max(1));
+    limits::with_rate_headers(async move {
+        tokio::time::timeout(timeout, next.run(req)).await.unwrap_or_else(|_| ApiError::RequestTimeout.into_response())
+    })
+    .await
 }
 
 /// Every `/api/v2/…` path also answers with a `.json` suffix, identically [C-4] [E-21].
@@ -226,6 +237,21 @@ fn parse_forwarded_hop(hop: &str) -> Option<IpAddr> {
         .ok()
         .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
         .map(|ip| ip.to_canonical())
+}
+
+/// The base URL of an answer's links ([`base_url`]) as an extractor. It reads the request's
+/// headers in place: a handler taking `HeaderMap` by value copies every header of every request.
+pub struct BaseUrl(pub String);
+
+impl axum::extract::FromRequestParts<AppState> for BaseUrl {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(BaseUrl(base_url(&state.config, &parts.headers)))
+    }
 }
 
 /// The base URL for `url` fields and links: the configured public URL, else the scheme,

@@ -403,13 +403,18 @@ impl ToSchema for OpenApiObject {}
     get, path = "/api/v2/openapi", operation_id = "OpenApiDocument", tag = "Documentation",
     responses((status = 200, description = "The OpenAPI 3.1 document", body = inline(OpenApiObject))),
 )]
-pub async fn serve_document(axum::Extension(Document(bytes)): axum::Extension<Document>) -> axum::response::Response {
+pub async fn serve_document(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+) -> Result<axum::response::Response, crate::api::error::ApiError> {
     use axum::response::IntoResponse;
+    let Some(Document(bytes)) = state.openapi.get() else {
+        return Err(crate::api::error::ApiError::Internal("the OpenAPI document was not made".into()));
+    };
     let mut response = (axum::http::StatusCode::OK, bytes.as_ref().clone()).into_response();
     response
         .headers_mut()
         .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static(crate::api::JSON_CONTENT_TYPE));
-    response
+    Ok(response)
 }
 
 /// What the docs page may load and do: only what this server serves (it works offline),

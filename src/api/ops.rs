@@ -4,15 +4,13 @@
 //! timings, never who.
 
 use crate::AppState;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 14] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -73,17 +71,6 @@ impl HttpMetrics {
     pub fn record(&self, route: &str, status: u16, seconds: f64) {
         self.route(route).record(status, seconds);
     }
-}
-
-/// Middleware: times every request and counts it under its route pattern (never the raw
-/// path: ids would make the series unbounded).
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let started = Instant::now();
-    let response = next.run(req).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    state.http_metrics.record(route, response.status().as_u16(), started.elapsed().as_secs_f64());
-    response
 }
 
 pub async fn healthz() -> Response {

@@ -10,7 +10,7 @@ use crate::api::wire::{
     AuthenticityTokenBody, CursorLinks, CursorMeta, CursorPage, OffsetPage, SessionBody, SessionJson, SessionList,
     single_session,
 };
-use crate::api::{OriginalPath, base_url, json_response, no_content};
+use crate::api::{BaseUrl, OriginalPath, base_url, json_response, no_content};
 use crate::domain::secret::{SECRET_BYTES, masked_csrf_token, random_bytes};
 use crate::domain::{Session, UserId};
 use crate::store::{Keyset, Position, Scope, Sort};
@@ -37,10 +37,10 @@ pub async fn list_all(
     principal: Principal,
     RawQuery(query): RawQuery,
     OriginalPath(path): OriginalPath,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Response, ApiError> {
     let scope = if principal.is_admin() { Scope::All } else { Scope::User(principal.user.id) };
-    list(&state, scope, query.as_deref(), &path, &headers).await
+    list(&state, scope, query.as_deref(), &path, &base).await
 }
 
 /// List a user's sessions
@@ -61,11 +61,11 @@ pub async fn list_for_user(
     user: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     OriginalPath(path): OriginalPath,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Response, ApiError> {
     let Path(user) = crate::api::path_segments(user)?;
     let user_id = existing_target(&state, &principal, &user).await?;
-    list(&state, Scope::User(user_id), query.as_deref(), &path, &headers).await
+    list(&state, Scope::User(user_id), query.as_deref(), &path, &base).await
 }
 
 /// Show session
@@ -86,12 +86,11 @@ pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
     segments: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Response, ApiError> {
     let Path((user, session)) = crate::api::path_segments(segments)?;
     let user_id = principal.target_user(&user)?;
     let session = live_session_of(&state, user_id, &session).await?;
-    let base = base_url(&state.config, &headers);
     Ok(json_response(StatusCode::OK, &SessionBody { session: single_session(&state.config, &base, &session) }))
 }
 
@@ -109,10 +108,9 @@ pub async fn show(
 pub async fn show_current(
     State(state): State<AppState>,
     principal: Principal,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Response, ApiError> {
     let session = principal.current_session().ok_or(ApiError::RecordNotFound)?;
-    let base = base_url(&state.config, &headers);
     Ok(json_response(StatusCode::OK, &SessionBody { session: single_session(&state.config, &base, session) }))
 }
 
@@ -347,12 +345,11 @@ async fn list(
     scope: Scope,
     query: Option<&str>,
     path: &str,
-    headers: &HeaderMap,
+    base: &str,
 ) -> Result<Response, ApiError> {
     let request = ListRequest::from_params(&RawParams::parse(query))?;
     let settings = state.store.security_settings().await?;
     let cutoffs = state.expiry(settings).cutoffs();
-    let base = base_url(&state.config, headers);
     let link_base = format!("{base}{path}");
     let body = match request {
         ListRequest::Cursor { size, sort, sort_param, after, before } => {
@@ -409,7 +406,7 @@ async fn list(
                     prev: any_prev.then(|| link("before", &before_cursor)),
                 },
                 meta: CursorMeta { after_cursor: Some(after_cursor), before_cursor: Some(before_cursor), has_more },
-                sessions: sessions.iter().map(|s| SessionJson::new(&base, s)).collect(),
+                sessions: sessions.iter().map(|s| SessionJson::new(base, s)).collect(),
             })
         }
         ListRequest::Offset { page, per_page, sort, sort_params } => {
@@ -428,7 +425,7 @@ async fn list(
                 count,
                 next_page: has_next.then(|| link(page + 1)),
                 previous_page: (page > 1).then(|| link(page - 1)),
-                sessions: sessions.iter().map(|s| SessionJson::new(&base, s)).collect(),
+                sessions: sessions.iter().map(|s| SessionJson::new(base, s)).collect(),
             })
         }
     };

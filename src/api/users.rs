@@ -7,7 +7,7 @@ use crate::api::auth::{Carrier, Principal, check_password_from};
 use crate::api::error::ApiError;
 use crate::api::openapi::{BadRequest, NotFound, PayloadTooLarge, UnprocessableEntity, UserRef};
 use crate::api::wire::{EmptyBody, UserBody, UserJson};
-use crate::api::{base_url, json_response, object_body, path_segments};
+use crate::api::{BaseUrl, base_url, json_response, object_body, path_segments};
 use crate::domain::secret::masked_csrf_token;
 use crate::domain::user::{validate_name, validate_password};
 use crate::domain::{Email, Role, User};
@@ -139,7 +139,7 @@ pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
     user: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Response, ApiError> {
     let Path(user) = path_segments(user)?;
     let id = principal.target_user(&user)?;
@@ -148,7 +148,6 @@ pub async fn show(
     } else {
         state.store.user_by_id(id).await?.ok_or(ApiError::RecordNotFound)?
     };
-    let base = base_url(&state.config, &headers);
     let mut body = UserJson::new(&base, &target);
     let mut sensitive = false;
     if let (Carrier::Session { csrf_secret, .. }, true) = (&principal.carrier, id == principal.user.id) {

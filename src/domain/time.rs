@@ -6,6 +6,9 @@ use time::format_description::well_known::Rfc3339;
 
 /// Formats epoch seconds as `2023-11-14T22:13:20Z`. Values outside the calendar range
 /// `time` supports are clamped rather than panicking (they cannot come from our clock).
+///
+/// Every session in every answer carries two of these, so the digits are written straight
+/// into a fixed buffer (one allocation) rather than through `format!`.
 pub fn format_timestamp(t: Timestamp) -> String {
     let dt = OffsetDateTime::from_unix_timestamp(t).unwrap_or(if t < 0 {
         OffsetDateTime::UNIX_EPOCH
@@ -13,15 +16,25 @@ pub fn format_timestamp(t: Timestamp) -> String {
         // 9999-12-31T23:59:59Z
         OffsetDateTime::from_unix_timestamp(253_402_300_799).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     });
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    )
+    // From the clamp above: 1970 <= year <= 9999, so four digits always suffice.
+    let year = u32::try_from(dt.year()).unwrap_or(0);
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, digits: usize, mut value: u32| {
+        for i in (at..at + digits).rev() {
+            if let Some(slot) = out.get_mut(i) {
+                // `value % 10` is a single digit, so the cast cannot truncate.
+                *slot = b'0' + (value % 10) as u8;
+            }
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, u32::from(u8::from(dt.month())));
+    put(8, 2, u32::from(dt.day()));
+    put(11, 2, u32::from(dt.hour()));
+    put(14, 2, u32::from(dt.minute()));
+    put(17, 2, u32::from(dt.second()));
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 /// For people: `2023-11-14 22:13:20 UTC`.
@@ -58,6 +71,31 @@ mod tests {
     fn formats_whole_seconds_in_utc_with_z() {
         assert_eq!(format_timestamp(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn fast_formatting_agrees_with_the_time_crate() {
+        let reference = |t: Timestamp| {
+            let dt = OffsetDateTime::from_unix_timestamp(t).unwrap();
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                dt.year(),
+                u8::from(dt.month()),
+                dt.day(),
+                dt.hour(),
+                dt.minute(),
+                dt.second()
+            )
+        };
+        // Every boundary of a day, month and year somewhere in these, and leap days.
+        let mut t: Timestamp = 0;
+        while t < 253_402_300_799 {
+            assert_eq!(format_timestamp(t), reference(t), "t = {t}");
+            assert_eq!(format_timestamp(t + 86_399), reference(t + 86_399), "t = {}", t + 86_399);
+            t += 86_400 * 7 + 3_661;
+        }
+        assert_eq!(format_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_timestamp(253_402_300_799), "9999-12-31T23:59:59Z");
     }
 
     #[test]

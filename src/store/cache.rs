@@ -36,6 +36,7 @@
 
 use super::*;
 use crate::domain::SessionAuth;
+use crate::fasthash::FastHash;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -78,7 +79,8 @@ fn lifetime(key: &[u8; 32]) -> Duration {
 
 #[derive(Default)]
 struct Shard {
-    entries: HashMap<(Kind, [u8; 32]), Entry>,
+    /// Keys are digests of tokens sessiond issued, so the cheap hash is safe ([`FastHash`]).
+    entries: HashMap<(Kind, [u8; 32]), Entry, FastHash>,
 }
 
 /// How other processes learn that this one invalidated credentials, and how this one

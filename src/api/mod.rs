@@ -255,19 +255,56 @@ impl axum::extract::FromRequestParts<AppState> for BaseUrl {
 }
 
 /// The base URL for `url` fields and links: the configured public URL, else the scheme,
-/// host and port this request used [C-3].
+/// host and port this request used [C-3]. A `Host` that is not one plain host name or IP
+/// address with an optional numeric port (or that comes twice) is not echoed into links:
+/// they then name the listening address.
 pub fn base_url(config: &Config, headers: &HeaderMap) -> String {
     if let Some(url) = &config.public_url {
         return url.clone();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.parse::<axum::http::uri::Authority>().is_ok() && !h.contains('@'));
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(only), None) => only.to_str().ok().filter(|h| plausible_host(h)),
+        _ => None,
+    };
     match host {
         Some(h) => format!("http://{h}"),
         None => format!("http://{}", config.listen),
     }
+}
+
+/// `name[:port]`, `a.b.c.d[:port]` or `[v6][:port]`: a DNS name (letters, digits, hyphens,
+/// dot-separated labels of 1 to 63 characters, 253 in all), an IP address, and a port of
+/// 1 to 5 digits that fits in 16 bits.
+fn plausible_host(h: &str) -> bool {
+    let (name, port) = if let Some(rest) = h.strip_prefix('[') {
+        let Some((v6, after)) = rest.split_once(']') else { return false };
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match after {
+            "" => return true,
+            _ => match after.strip_prefix(':') {
+                Some(port) => (None, Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match h.split_once(':') {
+            Some((name, port)) => (Some(name), Some(port)),
+            None => (Some(h), None),
+        }
+    };
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()
+    });
+    let name_ok = name.is_none_or(|n| {
+        (1..=253).contains(&n.len())
+            && n.split('.').all(|label| {
+                (1..=63).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    });
+    port_ok && name_ok
 }
 
 pub(crate) fn json_bytes<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
@@ -332,6 +369,55 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_hosts_are_echoed_into_links() {
+        for good in ["h", "example.com", "h:80", "sub.example-1.com:65535", "127.0.0.1:8080", "[::1]", "[::1]:80"] {
+            assert!(plausible_host(good), "{good}");
+        }
+        let long_label = "a".repeat(64);
+        let long_name = ["abc"; 70].join(".");
+        for bad in [
+            "",
+            "h:",
+            "h:abc",
+            "h:-1",
+            "h:99999",
+            "h:123456",
+            ":80",
+            "[zz]",
+            "[v1.x]",
+            "[::1]:",
+            "[::1]x",
+            "..",
+            ".h",
+            "h.",
+            "h,evil.com",
+            "h!$&()*+=",
+            "a@b",
+            "a b",
+            "evil.com/x",
+            "h:1:2",
+            "é.com",
+            &long_label,
+            &long_name,
+        ] {
+            assert!(!plausible_host(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn two_host_headers_name_the_listening_address() {
+        let config = Config::default();
+        let mut h = HeaderMap::new();
+        h.append(header::HOST, HeaderValue::from_static("h:80"));
+        assert_eq!(base_url(&config, &h), "http://h:80");
+        h.append(header::HOST, HeaderValue::from_static("evil:81"));
+        assert_eq!(base_url(&config, &h), format!("http://{}", config.listen));
+        h.remove(header::HOST);
+        h.insert(header::HOST, HeaderValue::from_static("h:abc"));
+        assert_eq!(base_url(&config, &h), format!("http://{}", config.listen));
+    }
 
     fn xff(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use support::process::{Server, sessiond};
-use support::{Engine, TestDb};
+use support::{Engine, TestDb, rand_u64};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -292,6 +292,55 @@ async fn revocation_through_one_instance_is_refused_by_the_next_request_to_anoth
     assert!(b.terminate().success());
 }
 
+// Why the next request to another instance is refused: a revoking write is answered only
+// after every listening instance has said it dropped its cache. A stand-in listener that
+// answers each barrier 300 ms late holds the DELETE at least that long.
+#[tokio::test]
+async fn a_revocation_is_answered_only_once_every_listener_has_heard_it() {
+    let Some(db) = setup().await else { return };
+    let a = Server::start(&db.url);
+    let http = reqwest::Client::new();
+    let (_cookie, id) = sign_in(&http, &a.base, "ada@example.com").await.expect("sign in");
+
+    let mut standin = sqlx::postgres::PgListener::connect(&db.url).await.expect("connect");
+    standin.listen("sessiond_invalidate").await.expect("listen");
+    sqlx::query("SET application_name = 'sessiond-listener:stand-in'").execute(&mut standin).await.expect("name");
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let answering = tokio::spawn(async move {
+        let mut answered = 0;
+        loop {
+            let notice = tokio::select! {
+                n = standin.recv() => n.expect("notice"),
+                _ = &mut stopped => return answered,
+            };
+            if let Some(nonce) = notice.payload().strip_prefix("barrier:") {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                sqlx::query("SELECT pg_notify('sessiond_invalidation_heard', $1)")
+                    .bind(nonce)
+                    .execute(&mut standin)
+                    .await
+                    .expect("answer");
+                answered += 1;
+            }
+        }
+    });
+
+    let started = Instant::now();
+    let r = http
+        .delete(format!("{}/api/v2/users/2/sessions/{id}", a.base))
+        .basic_auth("admin@example.com", Some(PASSWORD))
+        .send()
+        .await
+        .expect("delete");
+    let took = started.elapsed();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(took >= Duration::from_millis(300), "answered before the stand-in listener had heard it: {took:?}");
+    assert!(took < Duration::from_secs(2), "the barrier ran out instead of being answered: {took:?}");
+    let _ = stop.send(());
+    assert!(answering.await.expect("stand-in") >= 1);
+    assert!(a.terminate().success());
+}
+
 // Whoever writes the database is heard: a session deleted by hand in SQL (no sessiond
 // involved) is refused by an instance that had it cached.
 #[tokio::test]
@@ -321,24 +370,23 @@ async fn a_session_deleted_by_hand_in_sql_is_refused_by_a_caching_instance() {
 async fn losing_the_listener_turns_the_cache_off_until_it_listens_again() {
     use sqlx::Connection;
     let Some(db) = setup().await else { return };
-    let app_name = format!("sessiond_listener_{}", std::process::id());
-    let url = format!("{}&application_name={app_name}", db.url);
-    let a = Server::start(&url);
+    let app_name = format!("t{}_{}", std::process::id(), rand_u64() % 1_000_000);
+    let a = Server::start(&format!("{}&application_name={app_name}", db.url));
     let http = reqwest::Client::new();
     let (cookie, id) = sign_in(&http, &a.base, "ada@example.com").await.expect("sign in");
     let (other, _) = sign_in(&http, &a.base, "ada@example.com").await.expect("sign in");
     cached_on(&http, &a.base, &cookie).await;
-    let mut admin = sqlx::PgConnection::connect(&support::postgres_base_url()).await.expect("admin connection");
+    // Once listening, the listener renames itself `sessiond-listener:<the URL's name>`.
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
     let cut: i64 = sqlx::query_scalar(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-         WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+         WHERE datname = current_database() AND application_name = $1",
     )
-    .bind(&app_name)
-    .fetch_one(&mut admin)
+    .bind(format!("sessiond-listener:{app_name}"))
+    .fetch_one(&mut conn)
     .await
     .expect("terminate");
     assert_eq!(cut, 1, "exactly one listening connection");
-    let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
     sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&mut conn).await.expect("delete");
     let deadline = Instant::now() + Duration::from_millis(500);
     while me(&http, &a.base, &cookie).await != StatusCode::UNAUTHORIZED {

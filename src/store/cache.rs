@@ -316,13 +316,17 @@ impl CachedStore {
         }
     }
 
-    /// After an invalidating write committed: clear here, and tell the other processes.
-    fn invalidated(&self) {
+    /// After an invalidating write committed: clear here, and tell the other processes —
+    /// before the write is acknowledged to anyone.
+    async fn invalidated(&self) {
         self.cache.clear();
-        if let Invalidation::File { counter, .. } = &self.invalidation {
-            counter.bump();
+        match &self.invalidation {
+            Invalidation::File { counter, .. } => counter.bump(),
+            // The triggers sent the NOTIFY with the commit; wait until every listening
+            // instance has acted on it.
+            Invalidation::Notify => self.inner.confirm_invalidation().await,
+            Invalidation::None => {}
         }
-        // PostgreSQL: the triggers have already queued the NOTIFY with the commit.
     }
 
     /// The generation to fill with, after checking for signals from other processes.
@@ -370,6 +374,9 @@ impl Store for CachedStore {
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
     }
+    async fn confirm_invalidation(&self) {
+        self.inner.confirm_invalidation().await
+    }
 
     async fn create_user(&self, user: NewUser, now: Timestamp) -> StoreResult<User> {
         self.inner.create_user(user, now).await
@@ -391,17 +398,17 @@ impl Store for CachedStore {
     }
     async fn update_user(&self, id: UserId, patch: UserPatch) -> StoreResult<Option<User>> {
         let r = self.inner.update_user(id, patch).await;
-        self.invalidated();
+        self.invalidated().await;
         r
     }
     async fn set_password(&self, id: UserId, hash: &str, keep: Option<SessionId>) -> StoreResult<bool> {
         let r = self.inner.set_password(id, hash, keep).await;
-        self.invalidated();
+        self.invalidated().await;
         r
     }
     async fn delete_user(&self, id: UserId) -> StoreResult<Option<User>> {
         let r = self.inner.delete_user(id).await;
-        self.invalidated();
+        self.invalidated().await;
         r
     }
 
@@ -464,17 +471,17 @@ impl Store for CachedStore {
     }
     async fn delete_session(&self, id: SessionId) -> StoreResult<bool> {
         let r = self.inner.delete_session(id).await;
-        self.invalidated();
+        self.invalidated().await;
         r
     }
     async fn delete_sessions_of_users(&self, users: &[UserId]) -> StoreResult<u64> {
         let r = self.inner.delete_sessions_of_users(users).await;
-        self.invalidated();
+        self.invalidated().await;
         r
     }
     async fn delete_sessions(&self, ids: &[SessionId], owner: Option<UserId>) -> StoreResult<u64> {
         let r = self.inner.delete_sessions(ids, owner).await;
-        self.invalidated();
+        self.invalidated().await;
         r
     }
     async fn list_sessions_keyset(&self, scope: Scope, cutoffs: Cutoffs, page: Keyset) -> StoreResult<Vec<Session>> {
@@ -507,7 +514,7 @@ impl Store for CachedStore {
     }
     async fn delete_other_sessions(&self, user_id: UserId, keep: SessionId) -> StoreResult<u64> {
         let r = self.inner.delete_other_sessions(user_id, keep).await;
-        self.invalidated();
+        self.invalidated().await;
         r
     }
     async fn sweep_expired(&self, cutoffs: Cutoffs, batch: u32) -> StoreResult<u64> {
@@ -544,7 +551,7 @@ impl Store for CachedStore {
     }
     async fn delete_api_token(&self, id: i64, owner: Option<UserId>) -> StoreResult<bool> {
         let r = self.inner.delete_api_token(id, owner).await;
-        self.invalidated();
+        self.invalidated().await;
         r
     }
     async fn create_oauth_token(
@@ -572,7 +579,7 @@ impl Store for CachedStore {
     }
     async fn delete_oauth_token(&self, id: i64) -> StoreResult<bool> {
         let r = self.inner.delete_oauth_token(id).await;
-        self.invalidated();
+        self.invalidated().await;
         r
     }
 
@@ -597,7 +604,7 @@ impl Store for CachedStore {
     }
     async fn put_security_settings(&self, s: SecuritySettings) -> StoreResult<()> {
         let r = self.inner.put_security_settings(s).await;
-        self.invalidated();
+        self.invalidated().await;
         r
     }
     fn cached_credentials(&self) -> usize {

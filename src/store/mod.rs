@@ -200,6 +200,11 @@ pub trait Store: Send + Sync + 'static {
     /// Ends background work and flushes; called once on shutdown.
     async fn close(&self);
     async fn ping(&self) -> StoreResult<()>;
+    /// Called after a write that ends or weakens credentials committed: returns once every
+    /// other process caching this database's credentials has dropped its cache, or a bounded
+    /// wait ran out (logged). SQLite has nothing to wait for: its processes compare a shared
+    /// counter before every cached answer.
+    async fn confirm_invalidation(&self);
 
     // --- users
     async fn create_user(&self, user: NewUser, now: Timestamp) -> StoreResult<User>;

@@ -22,6 +22,72 @@ pub struct PgStore {
 
 /// The channel the invalidation triggers notify (migration 0004).
 const INVALIDATION_CHANNEL: &str = "sessiond_invalidate";
+/// A notice on [`INVALIDATION_CHANNEL`] whose payload starts with this is a barrier: each
+/// listener answers it on [`ACK_CHANNEL`] once it has cleared its cache.
+const BARRIER_PREFIX: &str = "barrier:";
+const ACK_CHANNEL: &str = "sessiond_invalidation_heard";
+/// The `application_name` a listening connection takes once it listens (followed by `:` and
+/// the name the database URL gave, if any), so that a writer can tell from
+/// `pg_stat_activity` which connections must answer its barrier.
+const LISTENER_APP: &str = "sessiond-listener";
+/// Longest a revoking write waits for every listening instance to answer.
+const BARRIER_WAIT: Duration = Duration::from_secs(2);
+
+/// Revocation across instances, made synchronous: the triggers' notice travels with the
+/// commit, but another instance clears its cache only when its listener task gets to it.
+/// So the writer then sends a barrier notice through the same channel; notices reach each
+/// listener in commit order, so a listener that answers the barrier has already cleared its
+/// cache for the write. The writer waits (at most [`BARRIER_WAIT`]) for an answer from every
+/// connection that was listening when it asked. A connection that dies meanwhile cannot
+/// answer: the wait runs out and is logged, the write stands.
+async fn confirm_invalidation(store: &PgStore) {
+    if let Err(e) = barrier(store).await {
+        tracing::warn!(error = %e, "could not confirm that every instance dropped its cached credentials");
+    }
+}
+
+async fn barrier(store: &PgStore) -> Result<(), String> {
+    use std::collections::HashSet;
+    let mut answers = sqlx::postgres::PgListener::connect(&store.url).await.map_err(|e| e.to_string())?;
+    answers.listen(ACK_CHANNEL).await.map_err(|e| e.to_string())?;
+    let listening: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+         AND (application_name = $1 OR starts_with(application_name, $1 || ':'))",
+    )
+    .bind(LISTENER_APP)
+    .fetch_all(&store.writer)
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut waiting: HashSet<u32> = listening.into_iter().filter_map(|pid| u32::try_from(pid).ok()).collect();
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let nonce: String = crate::domain::secret::random_bytes::<12>().iter().map(|b| format!("{b:02x}")).collect();
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(INVALIDATION_CHANNEL)
+        .bind(format!("{BARRIER_PREFIX}{nonce}"))
+        .execute(&store.writer)
+        .await
+        .map_err(|e| e.to_string())?;
+    let deadline = tokio::time::Instant::now() + BARRIER_WAIT;
+    while !waiting.is_empty() {
+        match tokio::time::timeout_at(deadline, answers.recv()).await {
+            Ok(Ok(answer)) => {
+                if answer.payload() == nonce {
+                    waiting.remove(&answer.process_id());
+                }
+            }
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => {
+                return Err(format!(
+                    "{} listening connection(s) did not answer within {BARRIER_WAIT:?}",
+                    waiting.len()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Connection-level failures (refused, reset, server shutting down, too many clients) are
 /// "unavailable" (503, retry); everything else is a real error.
@@ -79,6 +145,16 @@ impl PgStore {
                     let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
                     listener.eager_reconnect(false);
                     listener.listen(INVALIDATION_CHANNEL).await?;
+                    // Named only once listening: writers wait for the answers of exactly
+                    // the connections so named (see `barrier`). An application name given
+                    // in the database URL is kept after a colon, to tell instances apart.
+                    sqlx::query(
+                        "SELECT set_config('application_name', $1 || CASE current_setting('application_name')
+                             WHEN '' THEN '' ELSE ':' || current_setting('application_name') END, false)",
+                    )
+                    .bind(LISTENER_APP)
+                    .execute(&mut listener)
+                    .await?;
                     Ok::<_, sqlx::Error>(listener)
                 }
                 .await;
@@ -93,8 +169,19 @@ impl PgStore {
                 };
                 backoff = Duration::from_millis(50);
                 cache.set_enabled(true);
-                while let Ok(Some(_)) = listener.try_recv().await {
+                while let Ok(Some(notice)) = listener.try_recv().await {
                     cache.clear();
+                    if let Some(nonce) = notice.payload().strip_prefix(BARRIER_PREFIX) {
+                        // Cleared, and every earlier notice with it: say so.
+                        let answered = sqlx::query("SELECT pg_notify($1, $2)")
+                            .bind(ACK_CHANNEL)
+                            .bind(nonce)
+                            .execute(&mut listener)
+                            .await;
+                        if answered.is_err() {
+                            break;
+                        }
+                    }
                 }
                 cache.set_enabled(false);
                 tracing::warn!("lost the invalidation listener; checks read the database until it is back");

@@ -6,7 +6,7 @@
 //!
 //! The invoking module provides: a struct `$store` with fields `reader` and `writer` (pools;
 //! the same pool twice is fine), `metrics: StoreMetrics`, a `fn map_err(sqlx::Error) ->
-//! StoreError`, a `const DELETE_BATCH: i64`, and `async fn lock_throttle_keys(tx, account, ip)`
+//! StoreError`, a `const DELETE_BATCH: i64`, `async fn confirm_invalidation(store)` and `async fn lock_throttle_keys(tx, account, ip)`
 //! that serialises sign-in attempts on the same account or address across connections, and
 //! `async fn user_row_for_sign_in(tx, user_id)` that reads a user's password hash and
 //! suspension, holding the row against concurrent changes until the transaction ends.
@@ -172,6 +172,10 @@ macro_rules! sql_store {
 
             async fn ping(&self) -> StoreResult<()> {
                 sqlx::query("SELECT 1").execute(&self.reader).await.map_err(map_err).map(|_| ())
+            }
+
+            async fn confirm_invalidation(&self) {
+                confirm_invalidation(self).await
             }
 
             async fn create_user(&self, user: NewUser, now: Timestamp) -> StoreResult<User> {

@@ -75,6 +75,10 @@ impl SqliteStore {
     }
 }
 
+/// Nothing to wait for: every process compares the shared signal counter before each cached
+/// answer ([`super::signal`]), so the bump made with the write is seen by the next request.
+async fn confirm_invalidation(_store: &SqliteStore) {}
+
 /// SQLite serialises every write through the single writer connection, so attempts on one
 /// account are already serialised; nothing to lock.
 async fn lock_throttle_keys(

@@ -66,7 +66,7 @@ impl TestDb {
     }
 }
 
-fn rand_u64() -> u64 {
+pub fn rand_u64() -> u64 {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).expect("random");
     u64::from_le_bytes(b)

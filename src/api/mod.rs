@@ -108,7 +108,8 @@ pub fn app(state: AppState) -> App {
 
 /// What every request passes through, in one middleware (each layer costs a boxed future):
 /// the credential headers are marked sensitive, so nothing that prints headers shows them;
-/// a declared body over the limit is refused before a byte of it is read (413); the request
+/// a declared body over the limit is refused before a byte of it is read, and a chunked one
+/// as soon as it passes the limit (413), whether or not the route reads bodies; the request
 /// must finish within the timeout (408); authenticated answers get the rate-limit headers;
 /// and every answer is counted and timed for /metrics under its route pattern (never the raw
 /// path: ids would make the series unbounded).
@@ -155,9 +156,24 @@ async fn edge_inner(state: &AppState, mut req: Request, next: axum::middleware::
     if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
         return ApiError::PayloadTooLarge.into_response();
     }
+    let undeclared_body = declared.is_none() && req.headers().contains_key(header::TRANSFER_ENCODING);
     let timeout = std::time::Duration::from_millis(state.config.request_timeout_ms.max(1));
     limits::with_rate_headers(async move {
-        tokio::time::timeout(timeout, next.run(req)).await.unwrap_or_else(|_| ApiError::RequestTimeout.into_response())
+        let handled = async move {
+            // A body of undeclared length (chunked) is read here, up to the limit, so that
+            // every route refuses an oversized one — also the routes that never read theirs.
+            let req = if undeclared_body {
+                let (parts, body) = req.into_parts();
+                match read_body(body).await {
+                    Ok(bytes) => Request::from_parts(parts, Body::from(bytes)),
+                    Err(e) => return e.into_response(),
+                }
+            } else {
+                req
+            };
+            next.run(req).await
+        };
+        tokio::time::timeout(timeout, handled).await.unwrap_or_else(|_| ApiError::RequestTimeout.into_response())
     })
     .await
 }

@@ -247,6 +247,47 @@ async fn oversized_headers_and_bodies_are_refused() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+// SPEC §8: a chunked body (no declared length) over 64 KiB is refused too, also by a route
+// that never reads its body; a small one is not.
+#[tokio::test]
+async fn oversized_chunked_bodies_are_refused_on_every_route() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let user = app.create_user("ada@example.com", Role::Admin).await;
+    let token = app.api_token(&user).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let send = |size: usize| {
+        let addr = addr.clone();
+        let auth = basic("ada@example.com/token", &token);
+        async move {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+            let head = format!(
+                "POST /api/v2/users/logout_many.json?ids=99 HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\
+                 Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            );
+            s.write_all(head.as_bytes()).await.expect("head");
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(8 * 1024);
+                // The server may answer and close as soon as the limit is passed.
+                if s.write_all(format!("{n:x}\r\n{}\r\n", "x".repeat(n)).as_bytes()).await.is_err() {
+                    break;
+                }
+                left -= n;
+            }
+            let _ = s.write_all(b"0\r\n\r\n").await;
+            let mut answer = Vec::new();
+            let _ = s.read_to_end(&mut answer).await;
+            String::from_utf8_lossy(&answer).into_owned()
+        }
+    };
+    let big = send(70 * 1024).await;
+    assert!(big.starts_with("HTTP/1.1 413"), "{big}");
+    assert!(big.contains("PayloadTooLarge"), "{big}");
+    let small = send(1024).await;
+    assert!(small.starts_with("HTTP/1.1 2"), "{small}");
+}
+
 // Issue 6 CSRF: the state-changing GETs (renew, GET logout) refuse cross-site browser
 // requests when authenticated by cookie; same-site ones and header callers are fine.
 #[tokio::test]

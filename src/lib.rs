@@ -11,7 +11,6 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod domain;
-pub mod fasthash;
 pub mod hashing;
 pub mod seed;
 pub mod server;

@@ -36,7 +36,7 @@
 
 use super::*;
 use crate::domain::SessionAuth;
-use crate::fasthash::FastHash;
+use rustc_hash::FxBuildHasher;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -79,8 +79,9 @@ fn lifetime(key: &[u8; 32]) -> Duration {
 
 #[derive(Default)]
 struct Shard {
-    /// Keys are digests of tokens sessiond issued, so the cheap hash is safe ([`FastHash`]).
-    entries: HashMap<(Kind, [u8; 32]), Entry, FastHash>,
+    /// FxHash, not SipHash: the keys are digests of tokens sessiond issued (unknown tokens
+    /// are never stored), so no client can choose keys that collide.
+    entries: HashMap<(Kind, [u8; 32]), Entry, FxBuildHasher>,
 }
 
 /// How other processes learn that this one invalidated credentials, and how this one
@@ -316,16 +317,16 @@ impl CachedStore {
         }
     }
 
-    /// After an invalidating write committed: clear here, and tell the other processes —
-    /// before the write is acknowledged to anyone.
-    async fn invalidated(&self) {
+    /// After an invalidating write (`committed`: it did not fail): clear here, and tell the
+    /// other processes — before the write is acknowledged to anyone.
+    async fn invalidated(&self, committed: bool) {
         self.cache.clear();
         match &self.invalidation {
             Invalidation::File { counter, .. } => counter.bump(),
             // The triggers sent the NOTIFY with the commit; wait until every listening
-            // instance has acted on it.
-            Invalidation::Notify => self.inner.confirm_invalidation().await,
-            Invalidation::None => {}
+            // instance has acted on it. A failed write changed nothing to wait for.
+            Invalidation::Notify if committed => self.inner.confirm_invalidation().await,
+            Invalidation::Notify | Invalidation::None => {}
         }
     }
 
@@ -398,17 +399,17 @@ impl Store for CachedStore {
     }
     async fn update_user(&self, id: UserId, patch: UserPatch) -> StoreResult<Option<User>> {
         let r = self.inner.update_user(id, patch).await;
-        self.invalidated().await;
+        self.invalidated(r.is_ok()).await;
         r
     }
     async fn set_password(&self, id: UserId, hash: &str, keep: Option<SessionId>) -> StoreResult<bool> {
         let r = self.inner.set_password(id, hash, keep).await;
-        self.invalidated().await;
+        self.invalidated(r.is_ok()).await;
         r
     }
     async fn delete_user(&self, id: UserId) -> StoreResult<Option<User>> {
         let r = self.inner.delete_user(id).await;
-        self.invalidated().await;
+        self.invalidated(r.is_ok()).await;
         r
     }
 
@@ -471,17 +472,17 @@ impl Store for CachedStore {
     }
     async fn delete_session(&self, id: SessionId) -> StoreResult<bool> {
         let r = self.inner.delete_session(id).await;
-        self.invalidated().await;
+        self.invalidated(r.is_ok()).await;
         r
     }
     async fn delete_sessions_of_users(&self, users: &[UserId]) -> StoreResult<u64> {
         let r = self.inner.delete_sessions_of_users(users).await;
-        self.invalidated().await;
+        self.invalidated(r.is_ok()).await;
         r
     }
     async fn delete_sessions(&self, ids: &[SessionId], owner: Option<UserId>) -> StoreResult<u64> {
         let r = self.inner.delete_sessions(ids, owner).await;
-        self.invalidated().await;
+        self.invalidated(r.is_ok()).await;
         r
     }
     async fn list_sessions_keyset(&self, scope: Scope, cutoffs: Cutoffs, page: Keyset) -> StoreResult<Vec<Session>> {
@@ -514,7 +515,7 @@ impl Store for CachedStore {
     }
     async fn delete_other_sessions(&self, user_id: UserId, keep: SessionId) -> StoreResult<u64> {
         let r = self.inner.delete_other_sessions(user_id, keep).await;
-        self.invalidated().await;
+        self.invalidated(r.is_ok()).await;
         r
     }
     async fn sweep_expired(&self, cutoffs: Cutoffs, batch: u32) -> StoreResult<u64> {
@@ -551,7 +552,7 @@ impl Store for CachedStore {
     }
     async fn delete_api_token(&self, id: i64, owner: Option<UserId>) -> StoreResult<bool> {
         let r = self.inner.delete_api_token(id, owner).await;
-        self.invalidated().await;
+        self.invalidated(r.is_ok()).await;
         r
     }
     async fn create_oauth_token(
@@ -579,7 +580,7 @@ impl Store for CachedStore {
     }
     async fn delete_oauth_token(&self, id: i64) -> StoreResult<bool> {
         let r = self.inner.delete_oauth_token(id).await;
-        self.invalidated().await;
+        self.invalidated(r.is_ok()).await;
         r
     }
 
@@ -604,7 +605,7 @@ impl Store for CachedStore {
     }
     async fn put_security_settings(&self, s: SecuritySettings) -> StoreResult<()> {
         let r = self.inner.put_security_settings(s).await;
-        self.invalidated().await;
+        self.invalidated(r.is_ok()).await;
         r
     }
     fn cached_credentials(&self) -> usize {
